@@ -1,0 +1,107 @@
+//! Every request a clause can make of an implementation, and its reply.
+//! One enum, so that an adapter (loopback, out-of-process driver) translates
+//! each call mechanically and a transcript records each one as it was made.
+
+use crate::program::{Program, ProcessSpec};
+use crate::value::{Handle, PyError, Value};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// One trait call. Timeouts are in seconds, as Python takes them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "call", rename_all = "snake_case")]
+pub enum Call {
+    /// Make `method` the start method of every process created from now on.
+    UseStartMethod { method: String },
+
+    /// A new gate, closed; children inherit it and wait at it.
+    GateNew,
+    /// Open the gate: every waiter, present and future, passes.
+    GateOpen { gate: Handle },
+    /// The next report a child sent under `label` (a `Value::Error` when the
+    /// probe raised); fails with `Timeout` if none comes within `timeout`.
+    AwaitReport { label: String, timeout: f64 },
+    /// The labels of every report received so far, in order, without waiting.
+    ReportsSoFar,
+
+    /// Create a process object (`Process(...)`); returns its handle.
+    ProcessNew { spec: ProcessSpec },
+    ProcessStart { process: Handle },
+    /// `p.run()` in the calling process.
+    ProcessRun { process: Handle },
+    ProcessJoin {
+        process: Handle,
+        timeout: Option<f64>,
+    },
+    ProcessIsAlive { process: Handle },
+    ProcessPid { process: Handle },
+    ProcessExitcode { process: Handle },
+    ProcessName { process: Handle },
+    ProcessDaemon { process: Handle },
+    ProcessRepr { process: Handle },
+    ProcessTerminate { process: Handle },
+    ProcessKill { process: Handle },
+    ProcessClose { process: Handle },
+    /// The sentinel's descriptor number, in the implementation's process.
+    ProcessSentinel { process: Handle },
+    /// `multiprocessing.connection.wait([p.sentinel], timeout)` is non-empty.
+    ProcessSentinelReady { process: Handle, timeout: f64 },
+    /// Whether the process object still references its target and arguments.
+    ProcessHoldsTarget { process: Handle },
+    /// What the child wrote to its captured standard error.
+    ProcessStderr { process: Handle },
+    /// `active_children()`.
+    ActiveChildren,
+    /// The children set as it stands (`process._children`), without reaping.
+    ChildrenSet,
+    /// `current_process().name`.
+    CurrentProcessName,
+    /// `parent_process()`: its pid, or None.
+    ParentProcessPid,
+
+    /// `os.getpid()` of the process the implementation runs in.
+    OsGetpid,
+    /// `os.fork()`: the child runs `child` and the parent gets its pid.
+    OsFork { child: Program },
+    /// `os.wait()`: `[pid, status]`.
+    OsWait,
+    /// `os.waitpid(pid, WNOHANG if nohang else 0)`: `[pid, status]`.
+    OsWaitpid { pid: i64, nohang: bool },
+    /// `os.waitstatus_to_exitcode(status)`.
+    OsWaitstatusToExitcode { status: i64 },
+    /// `os.pipe()`: `[read end, write end]`.
+    OsPipe,
+    OsClose { fd: Handle },
+    OsWrite { fd: Handle, data: Vec<u8> },
+    /// `os.read(fd, max)` once the descriptor is readable or `timeout` passed
+    /// (then `Timeout`).
+    OsRead { fd: Handle, max: usize, timeout: f64 },
+    /// Whether a read on `fd` would not block (data or end of file).
+    OsReadable { fd: Handle, timeout: f64 },
+    OsKill { pid: i64, signal: i32 },
+}
+
+/// Why a call gave no Python-level answer.
+#[derive(Debug, Clone, PartialEq, Error, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "detail", rename_all = "snake_case")]
+pub enum CallError {
+    /// The call raised, as Python code would see it: this is the answer.
+    #[error("raised {0}")]
+    Raised(PyError),
+    /// The implementation does not offer what the call needs.
+    #[error("unsupported: {0}")]
+    Unsupported(String),
+    /// The implementation, adapter or protocol broke: not a verdict on
+    /// the behaviour.
+    #[error("broken: {0}")]
+    Broken(String),
+}
+
+/// The reply to a call.
+pub type Reply = Result<Value, CallError>;
+
+impl From<PyError> for CallError {
+    fn from(e: PyError) -> Self {
+        CallError::Raised(e)
+    }
+}

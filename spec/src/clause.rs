@@ -1,0 +1,76 @@
+//! A clause: one behaviour, its metadata and the body that checks it.
+
+use crate::implementation::Capability;
+use crate::session::Session;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// One executable clause of the specification.
+pub struct Clause {
+    /// Stable id, never reused: the behaviour id and a slug.
+    pub id: &'static str,
+    /// The inventory ids (BEHAVIOURS.md) this clause covers.
+    pub behaviours: &'static [&'static str],
+    /// The seed documents the behaviour comes from, by file name.
+    pub seeds: &'static [&'static str],
+    /// What must hold, in implementation-neutral words.
+    pub statement: &'static str,
+    /// Where CPython differs from a seed or across versions, with the stdlib
+    /// file and function that shows it.
+    pub notes: &'static str,
+    /// What the implementation must offer for the clause to apply.
+    pub needs: &'static [Capability],
+    /// Drives the implementation; `Ok` when the behaviour holds.
+    pub body: fn(&mut Session) -> Result<(), Stop>,
+}
+
+impl fmt::Debug for Clause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Clause").field("id", &self.id).finish()
+    }
+}
+
+/// Where the implementation did something other than the clause expects.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Violation {
+    /// What was being checked.
+    pub check: String,
+    pub expected: String,
+    pub observed: String,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: expected {}, observed {}",
+            self.check, self.expected, self.observed
+        )
+    }
+}
+
+/// Why a clause body stopped before the end.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "stop", content = "detail", rename_all = "snake_case")]
+pub enum Stop {
+    /// The behaviour does not hold.
+    Violation(Violation),
+    /// The implementation lacks what the clause needs.
+    Unsupported(String),
+    /// The implementation or its adapter broke; not a verdict on behaviour.
+    Broken(String),
+}
+
+impl Stop {
+    pub fn violation(
+        check: impl Into<String>,
+        expected: impl Into<String>,
+        observed: impl Into<String>,
+    ) -> Stop {
+        Stop::Violation(Violation {
+            check: check.into(),
+            expected: expected.into(),
+            observed: observed.into(),
+        })
+    }
+}

@@ -1,0 +1,97 @@
+//! Every clause of the specification, and the small helpers their bodies share.
+
+use crate::clause::Clause;
+use crate::program::{Probe, Step};
+use crate::session::Session;
+use crate::value::{Handle, Value};
+use crate::Stop;
+
+mod exits;
+mod family;
+mod lifecycle;
+mod os_layer;
+mod sentinel;
+
+/// The seed documents, by file name.
+pub(crate) const SEED_000: &str = "000_6cd117ac27ff7806.txt";
+pub(crate) const SEED_001: &str = "001_7969d66ba657009b.txt";
+pub(crate) const SEED_002: &str = "002_efd3a0e071bdfb0f.txt";
+pub(crate) const SEED_003: &str = "003_c2fcd8e07ec0c1da.txt";
+
+/// Every clause, in inventory order.
+pub fn all() -> Vec<&'static Clause> {
+    let mut clauses: Vec<&'static Clause> = Vec::new();
+    clauses.extend(lifecycle::CLAUSES);
+    clauses.extend(exits::CLAUSES);
+    clauses.extend(sentinel::CLAUSES);
+    clauses.extend(family::CLAUSES);
+    clauses.extend(os_layer::CLAUSES);
+    clauses
+}
+
+/// The clause with this id.
+pub fn find(id: &str) -> Option<&'static Clause> {
+    all().into_iter().find(|c| c.id == id)
+}
+
+fn report(label: &str, probe: Probe) -> Step {
+    Step::Report {
+        label: label.to_string(),
+        probe,
+    }
+}
+
+fn wait_gate(gate: Handle) -> Step {
+    Step::WaitGate { gate }
+}
+
+/// Waits, outside the trait, until `pid` has exited; a hang is a violation.
+fn await_exit(s: &mut Session, pid: i64, what: &str) -> Result<(), Stop> {
+    let exited = crate::observe::wait_exit(pid, s.hang);
+    s.observe(format!("pid {pid} exited ({what})"), exited);
+    if exited {
+        Ok(())
+    } else {
+        Err(Stop::violation(
+            what,
+            "the process to end",
+            format!("pid {pid} still running after {:?}", s.hang),
+        ))
+    }
+}
+
+/// Waits until `pid` has exited and shows as a zombie (or is gone).
+fn await_zombie(s: &mut Session, pid: i64, what: &str) -> Result<Option<char>, Stop> {
+    await_exit(s, pid, what)?;
+    // The exit notification and the /proc state change are not one atomic
+    // step: spin briefly (no sleep) until the state settles.
+    let deadline = std::time::Instant::now() + s.hang;
+    let mut state = crate::observe::process_state(pid);
+    while !matches!(state, Some('Z') | None) && std::time::Instant::now() < deadline {
+        std::thread::yield_now();
+        state = crate::observe::process_state(pid);
+    }
+    s.observe(format!("/proc/{pid} state"), state);
+    Ok(state)
+}
+
+/// The /proc state of `pid`, recorded in the transcript.
+fn proc_state(s: &mut Session, pid: i64) -> Option<char> {
+    let state = crate::observe::process_state(pid);
+    s.observe(format!("/proc/{pid} state"), state);
+    state
+}
+
+fn int_value(check: &str, v: &Value) -> Result<i64, Stop> {
+    crate::session::int(check, v)
+}
+
+/// The class-name prefix a process made from `get_context(method).Process` gets.
+fn context_class_name(method: &str) -> String {
+    match method {
+        "fork" => "ForkProcess".into(),
+        "spawn" => "SpawnProcess".into(),
+        "forkserver" => "ForkServerProcess".into(),
+        other => format!("{other}Process"),
+    }
+}

@@ -1,0 +1,145 @@
+//! What a child does, as data: a program of steps and one ending. Any
+//! implementation interprets it in its own language; the clause never ships code.
+
+use crate::value::{Handle, PyError};
+use serde::{Deserialize, Serialize};
+
+/// A child's behaviour: its steps in order, then its ending.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Program {
+    pub steps: Vec<Step>,
+    #[serde(default)]
+    pub end: Ending,
+}
+
+impl Program {
+    pub fn new(steps: Vec<Step>, end: Ending) -> Self {
+        Program { steps, end }
+    }
+
+    /// A program that ends with `end` and does nothing before.
+    pub fn ending(end: Ending) -> Self {
+        Program {
+            steps: Vec::new(),
+            end,
+        }
+    }
+
+    /// A program that runs `steps` and returns normally.
+    pub fn steps(steps: Vec<Step>) -> Self {
+        Program {
+            steps,
+            end: Ending::Return,
+        }
+    }
+}
+
+/// One step of a child program.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "step", rename_all = "snake_case")]
+pub enum Step {
+    /// Evaluate `probe` and send its value (or the error it raised) to the
+    /// clause over the report channel, under `label`.
+    Report { label: String, probe: Probe },
+    /// Block until the clause opens the gate.
+    WaitGate { gate: Handle },
+    /// Create and start a child process from `spec`; report its pid, or the
+    /// error `start()` raised, under `label`.
+    Start { label: String, spec: Box<ProcessSpec> },
+    /// Start a process object inherited from the parent (created there, not
+    /// here); report None, or the error `start()` raised, under `label`.
+    StartInherited { label: String, process: Handle },
+    /// Fork a bare OS child (`os.fork`) that inherits every descriptor, waits
+    /// at `gate`, then ends with `os._exit(0)`; this process goes on at once.
+    ForkHolder { gate: Handle },
+    /// Register an exit handler (`atexit`) that reports `label`.
+    AtexitReport { label: String },
+    /// Close a descriptor this process inherited.
+    CloseFd { fd: Handle },
+    /// Write bytes to a descriptor this process inherited.
+    WriteFd { fd: Handle, data: Vec<u8> },
+}
+
+/// Something a child can observe about itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "probe", content = "arg", rename_all = "snake_case")]
+pub enum Probe {
+    /// A constant: shows that the step ran, and where.
+    Text(String),
+    /// `os.getpid()`.
+    Pid,
+    /// `os.getppid()`.
+    ParentPid,
+    /// `current_process().name`.
+    Name,
+    /// `parent_process()`: its pid, or None.
+    ParentProcessPid,
+    /// `parent_process().name`.
+    ParentProcessName,
+    /// What `os.fork()` returned in this process (bare fork children only).
+    ForkReturn,
+    /// Call `sys.exit(arg)` and catch what it raises.
+    TrySysExit(ExitArg),
+}
+
+/// How a child program ends.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "end", content = "arg", rename_all = "snake_case")]
+pub enum Ending {
+    /// The target returns normally.
+    #[default]
+    Return,
+    /// `raise SystemExit(arg)` (`sys.exit(arg)`).
+    SysExit(ExitArg),
+    /// An uncaught exception of this kind and message.
+    Raise(PyError),
+    /// `os._exit(n)`.
+    OsExit(i32),
+}
+
+/// The argument of `SystemExit`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "arg", content = "value", rename_all = "snake_case")]
+pub enum ExitArg {
+    /// `SystemExit()`, `sys.exit()`.
+    Missing,
+    /// `SystemExit(None)`.
+    None,
+    Int(i64),
+    Str(String),
+}
+
+/// How to make a process object: `Process(target=...)`, a context's
+/// `Process`, or a subclass.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProcessSpec {
+    /// What the target callable does.
+    pub target: Program,
+    /// A subclass of the process class with this name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subclass: Option<String>,
+    /// The subclass overrides `run()` with this program (needs `subclass`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_override: Option<Program>,
+    /// Take the class from `get_context(method)` instead of the module.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
+    /// The `name=` argument.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The `daemon=` argument.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub daemon: Option<bool>,
+    /// Send the child's standard error (fd 2) to a capture the clause can read.
+    #[serde(default)]
+    pub capture_stderr: bool,
+}
+
+impl ProcessSpec {
+    pub fn target(target: Program) -> Self {
+        ProcessSpec {
+            target,
+            ..Default::default()
+        }
+    }
+}

@@ -1,0 +1,307 @@
+//! A clause's view of one implementation: every call goes through here, is
+//! recorded in the transcript, and comes back as a typed answer or a [`Stop`].
+
+use crate::call::{Call, CallError};
+use crate::clause::Stop;
+use crate::implementation::Implementation;
+use crate::program::ProcessSpec;
+use crate::value::{ErrorKind, Handle, PyError, Value};
+use serde::{Deserialize, Serialize};
+use std::fmt::Debug;
+use std::time::Duration;
+
+/// One line of a clause's transcript.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "entry", rename_all = "snake_case")]
+pub enum TranscriptEntry {
+    /// A trait call and what it returned.
+    Call {
+        call: Call,
+        reply: Result<Value, CallError>,
+    },
+    /// Something the clause saw for itself in the operating system.
+    Observe { what: String, saw: String },
+}
+
+/// Drives one implementation for one clause.
+pub struct Session<'a> {
+    implementation: &'a mut dyn Implementation,
+    transcript: Vec<TranscriptEntry>,
+    /// The start method this run of the clause uses.
+    pub method: String,
+    /// How long a wait may last before it counts as a hang.
+    pub hang: Duration,
+}
+
+type Answer = Result<Value, PyError>;
+
+impl<'a> Session<'a> {
+    pub fn new(implementation: &'a mut dyn Implementation, method: &str, hang: Duration) -> Self {
+        Session {
+            implementation,
+            transcript: Vec::new(),
+            method: method.to_string(),
+            hang,
+        }
+    }
+
+    pub fn transcript(&self) -> &[TranscriptEntry] {
+        &self.transcript
+    }
+
+    pub fn into_transcript(self) -> Vec<TranscriptEntry> {
+        self.transcript
+    }
+
+    /// The hang limit in seconds, for calls that take a timeout.
+    pub fn hang_secs(&self) -> f64 {
+        self.hang.as_secs_f64()
+    }
+
+    /// Make a call; a raised error is an answer, anything else stops the clause.
+    pub fn call(&mut self, call: Call) -> Result<Answer, Stop> {
+        let reply = self.implementation.call(&call);
+        self.transcript.push(TranscriptEntry::Call {
+            call,
+            reply: reply.clone(),
+        });
+        match reply {
+            Ok(value) => Ok(Ok(value)),
+            Err(CallError::Raised(e)) => Ok(Err(e)),
+            Err(CallError::Unsupported(what)) => Err(Stop::Unsupported(what)),
+            Err(CallError::Broken(what)) => Err(Stop::Broken(what)),
+        }
+    }
+
+    /// Record something the clause observed outside the trait.
+    pub fn observe(&mut self, what: impl Into<String>, saw: impl Debug) {
+        self.transcript.push(TranscriptEntry::Observe {
+            what: what.into(),
+            saw: format!("{saw:?}"),
+        });
+    }
+
+    /// A call that must succeed.
+    pub fn ok(&mut self, check: &str, call: Call) -> Result<Value, Stop> {
+        match self.call(call)? {
+            Ok(v) => Ok(v),
+            Err(e) => Err(Stop::violation(check, "no error", format!("{e}"))),
+        }
+    }
+
+    /// A call that must raise.
+    pub fn raises(&mut self, check: &str, call: Call) -> Result<PyError, Stop> {
+        match self.call(call)? {
+            Ok(v) => Err(Stop::violation(check, "an error", format!("returned {v}"))),
+            Err(e) => Ok(e),
+        }
+    }
+
+    /// A call that must raise exactly `kind` with `message`.
+    pub fn raises_exactly(
+        &mut self,
+        check: &str,
+        call: Call,
+        kind: ErrorKind,
+        message: &str,
+    ) -> Result<(), Stop> {
+        let e = self.raises(check, call)?;
+        expect_error(check, &e, kind, message)
+    }
+
+    // Typed shorthands for the calls clauses make most.
+
+    pub fn new_process(&mut self, spec: ProcessSpec) -> Result<Handle, Stop> {
+        let v = self.ok("create a process object", Call::ProcessNew { spec })?;
+        handle("process handle", &v)
+    }
+
+    pub fn start(&mut self, process: Handle) -> Result<(), Stop> {
+        self.ok("start()", Call::ProcessStart { process }).map(drop)
+    }
+
+    /// `p.join()` with no timeout: a child that never ends is the clause's timeout.
+    pub fn join(&mut self, process: Handle) -> Result<(), Stop> {
+        let v = self.ok("join()", Call::ProcessJoin { process, timeout: None })?;
+        expect_eq("join() returns", &Value::None, &v)
+    }
+
+    pub fn join_timeout(&mut self, process: Handle, timeout: f64) -> Result<Value, Stop> {
+        self.ok(
+            "join(timeout)",
+            Call::ProcessJoin {
+                process,
+                timeout: Some(timeout),
+            },
+        )
+    }
+
+    pub fn is_alive(&mut self, process: Handle) -> Result<bool, Stop> {
+        let v = self.ok("is_alive()", Call::ProcessIsAlive { process })?;
+        boolean("is_alive()", &v)
+    }
+
+    pub fn pid(&mut self, process: Handle) -> Result<Option<i64>, Stop> {
+        let v = self.ok("pid", Call::ProcessPid { process })?;
+        optional_int("pid", &v)
+    }
+
+    pub fn started_pid(&mut self, process: Handle) -> Result<i64, Stop> {
+        self.pid(process)?
+            .ok_or_else(|| Stop::violation("pid of a started process", "a pid", "None"))
+    }
+
+    pub fn exitcode(&mut self, process: Handle) -> Result<Option<i64>, Stop> {
+        let v = self.ok("exitcode", Call::ProcessExitcode { process })?;
+        optional_int("exitcode", &v)
+    }
+
+    pub fn gate(&mut self) -> Result<Handle, Stop> {
+        let v = self.ok("create a gate", Call::GateNew)?;
+        handle("gate handle", &v)
+    }
+
+    pub fn open(&mut self, gate: Handle) -> Result<(), Stop> {
+        self.ok("open a gate", Call::GateOpen { gate }).map(drop)
+    }
+
+    /// The next report under `label`, waiting up to the hang limit.
+    pub fn report(&mut self, label: &str) -> Result<Value, Stop> {
+        let timeout = self.hang_secs();
+        match self.call(Call::AwaitReport {
+            label: label.to_string(),
+            timeout,
+        })? {
+            Ok(v) => Ok(v),
+            Err(e) => Err(Stop::violation(
+                format!("report {label:?} from a child"),
+                "the report",
+                format!("{e}"),
+            )),
+        }
+    }
+
+    pub fn reports_so_far(&mut self) -> Result<Vec<String>, Stop> {
+        let v = self.ok("reports so far", Call::ReportsSoFar)?;
+        match v {
+            Value::List(items) => items
+                .iter()
+                .map(|i| match i {
+                    Value::Str(s) => Ok(s.clone()),
+                    other => Err(Stop::Broken(format!("report label is not a str: {other}"))),
+                })
+                .collect(),
+            other => Err(Stop::Broken(format!("reports so far: not a list: {other}"))),
+        }
+    }
+
+    /// Whether the sentinel is ready within `timeout`.
+    pub fn sentinel_ready(&mut self, process: Handle, timeout: f64) -> Result<bool, Stop> {
+        let v = self.ok(
+            "wait([sentinel], timeout)",
+            Call::ProcessSentinelReady { process, timeout },
+        )?;
+        boolean("sentinel ready", &v)
+    }
+
+    pub fn children_set(&mut self) -> Result<Vec<Handle>, Stop> {
+        let v = self.ok("the children set", Call::ChildrenSet)?;
+        handles("children set", &v)
+    }
+
+    pub fn active_children(&mut self) -> Result<Vec<Handle>, Stop> {
+        let v = self.ok("active_children()", Call::ActiveChildren)?;
+        handles("active_children()", &v)
+    }
+
+    pub fn getpid(&mut self) -> Result<i64, Stop> {
+        let v = self.ok("os.getpid()", Call::OsGetpid)?;
+        int("os.getpid()", &v)
+    }
+}
+
+/// `observed` must equal `expected`.
+pub fn expect_eq<T: Debug + PartialEq>(check: &str, expected: &T, observed: &T) -> Result<(), Stop> {
+    if expected == observed {
+        Ok(())
+    } else {
+        Err(Stop::violation(
+            check,
+            format!("{expected:?}"),
+            format!("{observed:?}"),
+        ))
+    }
+}
+
+/// `holds` must be true; the words say what was expected and what was seen.
+pub fn expect(check: &str, holds: bool, expected: &str, observed: impl Debug) -> Result<(), Stop> {
+    if holds {
+        Ok(())
+    } else {
+        Err(Stop::violation(check, expected, format!("{observed:?}")))
+    }
+}
+
+/// `e` must be exactly `kind` with `message`.
+pub fn expect_error(check: &str, e: &PyError, kind: ErrorKind, message: &str) -> Result<(), Stop> {
+    if e.kind == kind && e.message == message {
+        Ok(())
+    } else {
+        Err(Stop::violation(
+            check,
+            format!("{kind}({message:?})"),
+            format!("{e}"),
+        ))
+    }
+}
+
+pub fn int(what: &str, v: &Value) -> Result<i64, Stop> {
+    match v {
+        Value::Int(i) => Ok(*i),
+        other => Err(Stop::violation(what, "an int", format!("{other}"))),
+    }
+}
+
+pub fn optional_int(what: &str, v: &Value) -> Result<Option<i64>, Stop> {
+    match v {
+        Value::None => Ok(None),
+        Value::Int(i) => Ok(Some(*i)),
+        other => Err(Stop::violation(what, "an int or None", format!("{other}"))),
+    }
+}
+
+pub fn boolean(what: &str, v: &Value) -> Result<bool, Stop> {
+    match v {
+        Value::Bool(b) => Ok(*b),
+        other => Err(Stop::violation(what, "a bool", format!("{other}"))),
+    }
+}
+
+pub fn string(what: &str, v: &Value) -> Result<String, Stop> {
+    match v {
+        Value::Str(s) => Ok(s.clone()),
+        other => Err(Stop::violation(what, "a str", format!("{other}"))),
+    }
+}
+
+pub fn handle(what: &str, v: &Value) -> Result<Handle, Stop> {
+    match v {
+        Value::Handle(h) => Ok(*h),
+        other => Err(Stop::Broken(format!("{what}: expected a handle, got {other}"))),
+    }
+}
+
+pub fn handles(what: &str, v: &Value) -> Result<Vec<Handle>, Stop> {
+    match v {
+        Value::List(items) => items.iter().map(|i| handle(what, i)).collect(),
+        other => Err(Stop::Broken(format!("{what}: expected a list, got {other}"))),
+    }
+}
+
+/// A `[a, b]` pair of ints (`os.wait()`, `os.waitpid()`).
+pub fn int_pair(what: &str, v: &Value) -> Result<(i64, i64), Stop> {
+    match v {
+        Value::List(items) if items.len() == 2 => Ok((int(what, &items[0])?, int(what, &items[1])?)),
+        other => Err(Stop::violation(what, "a (pid, status) pair", format!("{other}"))),
+    }
+}
