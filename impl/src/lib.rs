@@ -1,1 +1,207 @@
-//! stub
+//! The reference implementation: a minimal Rust port of CPython 3.13's process
+//! semantics (fork start method) on nix, driven through the spec's
+//! [`Implementation`] trait, with fault switches that break it the way real
+//! ports break.
+//!
+//! It runs inside the clause's process, which must be single-threaded when it
+//! forks: children interpret their programs in plain Rust after fork.
+
+mod channels;
+mod child;
+pub mod faults;
+mod os_layer;
+mod process;
+mod status;
+mod sys;
+
+use channels::{Gate, ReportChannel};
+use mpconform_spec::{
+    Call, CallError, Capability, ErrorKind, Handle, ImplInfo, Implementation, PyError, Reply,
+    Value,
+};
+use std::collections::{BTreeMap, BTreeSet};
+use std::os::fd::OwnedFd;
+
+pub use faults::{Fault, FaultSet};
+use process::ProcessObject;
+
+/// What multiprocessing knows of the process it runs in (`current_process()`).
+#[derive(Debug, Clone)]
+struct CurrentProcess {
+    name: String,
+    identity: Vec<u32>,
+    daemon: bool,
+    /// The next number `Process-N` gets.
+    counter: u32,
+    /// Name and pid of the process that started this one.
+    parent: Option<(String, i32)>,
+}
+
+/// The reference implementation.
+pub struct RefImpl {
+    faults: FaultSet,
+    next_handle: u64,
+    current: CurrentProcess,
+    processes: BTreeMap<Handle, ProcessObject>,
+    /// `process._children`: started, not yet known to have been reaped.
+    children: BTreeSet<Handle>,
+    gates: BTreeMap<Handle, Gate>,
+    fds: BTreeMap<Handle, OwnedFd>,
+    reports: ReportChannel,
+    /// What os.fork returned in this process, if it is a bare fork child.
+    fork_return: Option<i32>,
+    /// Labels of the exit handlers registered in this process.
+    atexit: Vec<String>,
+    /// Bare fork children, oldest first.
+    bare_children: Vec<i32>,
+    /// Descriptors a fault keeps open on purpose.
+    leaked: Vec<OwnedFd>,
+}
+
+impl RefImpl {
+    pub fn new(faults: FaultSet) -> Result<RefImpl, PyError> {
+        if faults.has(Fault::SigchldIgnored) {
+            // SAFETY: setting a signal's disposition to SIG_IGN installs no handler code.
+            unsafe {
+                nix::sys::signal::signal(nix::sys::signal::Signal::SIGCHLD, nix::sys::signal::SigHandler::SigIgn)
+            }
+            .map_err(sys::os_error)?;
+        }
+        let first = if faults.has(Fault::NamesCountFromZero) { 0 } else { 1 };
+        Ok(RefImpl {
+            faults,
+            next_handle: 1,
+            current: CurrentProcess {
+                name: "MainProcess".into(),
+                identity: Vec::new(),
+                daemon: false,
+                counter: first,
+                parent: None,
+            },
+            processes: BTreeMap::new(),
+            children: BTreeSet::new(),
+            gates: BTreeMap::new(),
+            fds: BTreeMap::new(),
+            reports: ReportChannel::new()?,
+            fork_return: None,
+            atexit: Vec::new(),
+            bare_children: Vec::new(),
+            leaked: Vec::new(),
+        })
+    }
+
+    fn fault(&self, fault: Fault) -> bool {
+        self.faults.has(fault)
+    }
+
+    fn handle(&mut self) -> Handle {
+        let h = Handle(self.next_handle);
+        self.next_handle += 1;
+        h
+    }
+
+    fn gate(&self, gate: Handle) -> Result<&Gate, CallError> {
+        self.gates
+            .get(&gate)
+            .ok_or_else(|| CallError::Broken(format!("no gate {gate}")))
+    }
+
+    fn fd(&self, fd: Handle) -> Result<&OwnedFd, CallError> {
+        self.fds.get(&fd).ok_or_else(|| {
+            CallError::Raised(PyError::os(ErrorKind::OSError, libc::EBADF, "Bad file descriptor"))
+        })
+    }
+}
+
+impl Implementation for RefImpl {
+    fn describe(&mut self) -> ImplInfo {
+        ImplInfo {
+            name: "mpconform-ref".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            start_methods: vec!["fork".into()],
+            capabilities: vec![
+                Capability::ProcessClose,
+                Capability::ProcessKill,
+                Capability::ParentProcess,
+                Capability::WaitstatusToExitcode,
+                Capability::OsFork,
+            ],
+        }
+    }
+
+    fn call(&mut self, call: &Call) -> Reply {
+        use Call::*;
+        match call {
+            UseStartMethod { method } if method == "fork" => Ok(Value::None),
+            UseStartMethod { method } => {
+                Err(CallError::Unsupported(format!("start method {method:?}")))
+            }
+            GateNew => {
+                let gate = Gate::new()?;
+                let h = self.handle();
+                self.gates.insert(h, gate);
+                Ok(Value::Handle(h))
+            }
+            GateOpen { gate } => {
+                self.gate(*gate)?.open()?;
+                Ok(Value::None)
+            }
+            AwaitReport { label, timeout } => {
+                let v = self.reports.take(label, sys::seconds(*timeout))?;
+                Ok(v)
+            }
+            ReportsSoFar => Ok(Value::List(
+                self.reports.labels()?.into_iter().map(Value::Str).collect(),
+            )),
+            ProcessNew { spec } => Ok(Value::Handle(self.new_process(spec))),
+            ProcessStart { process } => self.start(*process).map(|_| Value::None),
+            ProcessRun { process } => self.run_in_caller(*process),
+            ProcessJoin { process, timeout } => self.join(*process, *timeout),
+            ProcessIsAlive { process } => self.is_alive(*process).map(Value::Bool),
+            ProcessPid { process } => self.pid(*process),
+            ProcessExitcode { process } => self.exitcode(*process),
+            ProcessName { process } => Ok(Value::Str(self.object(*process)?.name.clone())),
+            ProcessDaemon { process } => Ok(Value::Bool(self.object(*process)?.daemon)),
+            ProcessRepr { process } => self.repr(*process).map(Value::Str),
+            ProcessTerminate { process } => self.terminate(*process),
+            ProcessKill { process } => self.kill(*process),
+            ProcessClose { process } => self.close(*process),
+            ProcessSentinel { process } => self.sentinel(*process),
+            ProcessSentinelReady { process, timeout } => {
+                self.sentinel_ready(*process, *timeout).map(Value::Bool)
+            }
+            ProcessHoldsTarget { process } => {
+                Ok(Value::Bool(self.object(*process)?.target.is_some()))
+            }
+            ProcessStderr { process } => self.captured_stderr(*process),
+            ActiveChildren => Ok(handles(self.active_children())),
+            ChildrenSet => Ok(handles(self.children.iter().copied().collect())),
+            CurrentProcessName => Ok(Value::Str(self.current.name.clone())),
+            ParentProcessPid => Ok(self.parent_process_pid()),
+            OsGetpid => Ok(Value::Int(nix::unistd::getpid().as_raw() as i64)),
+            OsFork { child } => self.os_fork(child),
+            OsWait => self.os_waitpid(-1, false, true),
+            OsWaitpid { pid, nohang } => self.os_waitpid(*pid, *nohang, false),
+            OsWaitstatusToExitcode { status } => {
+                Ok(Value::Int(status::to_exitcode(*status, &self.faults)?))
+            }
+            OsPipe => self.os_pipe(),
+            OsClose { fd } => self.os_close(*fd),
+            OsWrite { fd, data } => {
+                sys::write_all(self.fd(*fd)?, data)?;
+                Ok(Value::Int(data.len() as i64))
+            }
+            OsRead { fd, max, timeout } => self.os_read(*fd, *max, *timeout),
+            OsReadable { fd, timeout } => {
+                use std::os::fd::AsFd;
+                let ready = sys::readable(self.fd(*fd)?.as_fd(), Some(sys::seconds(*timeout)))?;
+                Ok(Value::Bool(ready))
+            }
+            OsKill { pid, signal } => self.os_kill(*pid, *signal),
+        }
+    }
+}
+
+fn handles(list: Vec<Handle>) -> Value {
+    Value::List(list.into_iter().map(Value::Handle).collect())
+}

@@ -1,0 +1,260 @@
+//! Life inside a child: what a process started by multiprocessing does after
+//! fork (`BaseProcess._bootstrap`, then `popen_fork`'s exit path), and the
+//! interpreter of child programs shared with bare fork children and run().
+
+use crate::faults::Fault;
+use crate::process::ProcessObject;
+use crate::sys::{exit_now, os_error, write_all};
+use crate::{CurrentProcess, RefImpl};
+use mpconform_spec::{CallError, Ending, ErrorKind, ExitArg, Handle, Probe, PyError, Step, Value};
+use nix::unistd::ForkResult;
+use std::os::fd::{AsFd, OwnedFd};
+
+/// How a program ended, as `_bootstrap` sees it.
+enum Outcome {
+    Returned,
+    SystemExit(ExitArg),
+    Error(PyError),
+}
+
+fn pid() -> i32 {
+    nix::unistd::getpid().as_raw()
+}
+
+impl RefImpl {
+    /// Runs in the forked child of `start()` and never returns.
+    pub(crate) fn become_child(
+        &mut self,
+        h: Handle,
+        sentinel_write_end: OwnedFd,
+        stderr: Option<OwnedFd>,
+    ) -> ! {
+        // The write end stays open for the child's whole life: it is the sentinel.
+        std::mem::forget(sentinel_write_end);
+        if let Some(capture) = stderr {
+            let _ = nix::unistd::dup2_stderr(capture.as_fd());
+        }
+        let object: &ProcessObject = &self.processes[&h];
+        let program = match (&object.run_override, self.faults.has(Fault::RunOverrideIgnored)) {
+            (Some(run), false) => run.clone(),
+            _ => object.target.clone().unwrap_or_default(),
+        };
+        let parent = (self.current.name.clone(), nix::unistd::getppid().as_raw());
+        let counter = if self.faults.has(Fault::ChildCounterNotReset) {
+            self.current.counter
+        } else if self.faults.has(Fault::NamesCountFromZero) {
+            0
+        } else {
+            1
+        };
+        self.current = CurrentProcess {
+            name: object.name.clone(),
+            identity: object.identity.clone(),
+            daemon: object.daemon,
+            counter,
+            parent: Some(parent),
+        };
+        self.children.clear();
+        self.atexit.clear();
+        self.bare_children.clear();
+        self.fork_return = None;
+
+        let outcome = match self.run_steps(&program.steps) {
+            Err(e) => Outcome::Error(e),
+            Ok(()) => match program.end {
+                Ending::Return => Outcome::Returned,
+                Ending::SysExit(arg) => Outcome::SystemExit(arg),
+                Ending::Raise(e) => Outcome::Error(e),
+                Ending::OsExit(code) => self.os_exit(code),
+            },
+        };
+        let code = self.bootstrap_exitcode(outcome);
+        // popen_fork: atexit handlers, _exit_function among them (registered
+        // first, so it runs last), then os._exit.
+        self.run_atexit();
+        self.exit_function();
+        exit_now(code)
+    }
+
+    /// `_bootstrap`'s mapping from how run() ended to the exit code.
+    fn bootstrap_exitcode(&self, outcome: Outcome) -> i32 {
+        let from_args = self.faults.has(Fault::SysexitFromArgs);
+        match outcome {
+            Outcome::Returned => 0,
+            Outcome::SystemExit(ExitArg::Missing) => i32::from(from_args),
+            Outcome::SystemExit(ExitArg::None) if from_args => {
+                self.stderr("None\n");
+                1
+            }
+            Outcome::SystemExit(ExitArg::None) => 0,
+            Outcome::SystemExit(ExitArg::Int(n)) => {
+                if self.faults.has(Fault::SysexitOutOfRangeIsOne) && !(0..=255).contains(&n) {
+                    1
+                } else {
+                    n as i32
+                }
+            }
+            Outcome::SystemExit(ExitArg::Str(text)) => {
+                if !self.faults.has(Fault::SysexitStrNotPrinted) {
+                    self.stderr(&format!("{text}\n"));
+                }
+                1
+            }
+            Outcome::Error(e) => {
+                if !self.faults.has(Fault::ErrorReportMissing) {
+                    let last = if e.message.is_empty() {
+                        format!("{}", e.kind)
+                    } else {
+                        format!("{}: {}", e.kind, e.message)
+                    };
+                    self.stderr(&format!(
+                        "Process {}:\nTraceback (most recent call last):\n  \
+                         File \"<mpconform-ref>\", line 1, in run\n{last}\n",
+                        self.current.name
+                    ));
+                }
+                1
+            }
+        }
+    }
+
+    fn stderr(&self, text: &str) {
+        let _ = write_all(std::io::stderr(), text.as_bytes());
+    }
+
+    /// `os._exit(code)`: no handler runs (unless the fault says otherwise).
+    fn os_exit(&mut self, code: i32) -> ! {
+        if self.faults.has(Fault::OsExitRunsAtexit) {
+            self.run_atexit();
+        }
+        exit_now(code)
+    }
+
+    /// The handlers this process registered, last first.
+    fn run_atexit(&mut self) {
+        for label in std::mem::take(&mut self.atexit).iter().rev() {
+            let _ = self.reports.send(label, Value::None);
+        }
+    }
+
+    /// Runs in a bare `os.fork()` child and never returns.
+    pub(crate) fn become_bare_child(&mut self, steps: &[Step], end: &Ending) -> ! {
+        self.fork_return = Some(if self.faults.has(Fault::ForkChildSeesOwnPid) { pid() } else { 0 });
+        self.bare_children.clear();
+        self.atexit.clear();
+        if self.faults.has(Fault::ForkChildClosesInheritedFds) {
+            self.fds.clear();
+        }
+        let code = match self.run_steps(steps) {
+            Err(e) => self.bootstrap_exitcode(Outcome::Error(e)),
+            Ok(()) => match end {
+                Ending::Return => 0,
+                Ending::SysExit(arg) => self.bootstrap_exitcode(Outcome::SystemExit(arg.clone())),
+                Ending::Raise(e) => self.bootstrap_exitcode(Outcome::Error(e.clone())),
+                Ending::OsExit(code) => self.os_exit(*code),
+            },
+        };
+        self.run_atexit();
+        exit_now(code)
+    }
+
+    /// Interprets steps in this process; the first error stops them.
+    pub(crate) fn run_steps(&mut self, steps: &[Step]) -> Result<(), PyError> {
+        for step in steps {
+            self.run_step(step)?;
+        }
+        Ok(())
+    }
+
+    fn run_step(&mut self, step: &Step) -> Result<(), PyError> {
+        match step {
+            Step::Report { label, probe } => {
+                let value = self.probe(probe).unwrap_or_else(Value::Error);
+                self.reports.send(label, value)
+            }
+            Step::WaitGate { gate } => self.gates.get(gate).ok_or_else(|| missing("gate", *gate))?.wait(),
+            Step::Start { label, spec } => {
+                let h = self.new_process(spec);
+                let value = match self.start(h) {
+                    Ok(pid) => Value::Int(pid as i64),
+                    Err(e) => Value::Error(raised(e)),
+                };
+                self.reports.send(label, value)
+            }
+            Step::StartInherited { label, process } => {
+                let value = match self.start(*process) {
+                    Ok(_) => Value::None,
+                    Err(e) => Value::Error(raised(e)),
+                };
+                self.reports.send(label, value)
+            }
+            Step::ForkHolder { gate } => {
+                // SAFETY: this process is single-threaded.
+                match unsafe { nix::unistd::fork() }.map_err(os_error)? {
+                    ForkResult::Child => {
+                        if let Some(g) = self.gates.get(gate) {
+                            let _ = g.wait();
+                        }
+                        exit_now(0)
+                    }
+                    ForkResult::Parent { .. } => Ok(()),
+                }
+            }
+            Step::AtexitReport { label } => {
+                self.atexit.push(label.clone());
+                Ok(())
+            }
+            Step::CloseFd { fd } => self.fds.remove(fd).map(drop).ok_or_else(bad_fd),
+            Step::WriteFd { fd, data } => write_all(self.fds.get(fd).ok_or_else(bad_fd)?, data),
+        }
+    }
+
+    fn probe(&self, probe: &Probe) -> Result<Value, PyError> {
+        Ok(match probe {
+            Probe::Text(text) => Value::Str(text.clone()),
+            Probe::Pid => Value::Int(pid() as i64),
+            Probe::ParentPid => Value::Int(nix::unistd::getppid().as_raw() as i64),
+            Probe::Name => Value::Str(self.current.name.clone()),
+            Probe::ParentProcessPid => self.parent_process_pid(),
+            Probe::ParentProcessName => match &self.current.parent {
+                Some((name, _)) => Value::Str(name.clone()),
+                None => {
+                    return Err(PyError::new(
+                        ErrorKind::AttributeError,
+                        "'NoneType' object has no attribute 'name'",
+                    ))
+                }
+            },
+            Probe::ForkReturn => match self.fork_return {
+                Some(r) => Value::Int(r as i64),
+                None => return Err(PyError::new(ErrorKind::RuntimeError, "not a bare fork child")),
+            },
+            Probe::TrySysExit(arg) => Value::Error(PyError::new(ErrorKind::SystemExit, exit_arg_str(arg))),
+        })
+    }
+}
+
+/// `str(SystemExit(arg))`.
+fn exit_arg_str(arg: &ExitArg) -> String {
+    match arg {
+        ExitArg::Missing => String::new(),
+        ExitArg::None => "None".into(),
+        ExitArg::Int(n) => n.to_string(),
+        ExitArg::Str(s) => s.clone(),
+    }
+}
+
+fn raised(e: CallError) -> PyError {
+    match e {
+        CallError::Raised(e) => e,
+        other => PyError::new(ErrorKind::RuntimeError, other.to_string()),
+    }
+}
+
+fn missing(what: &str, h: Handle) -> PyError {
+    PyError::new(ErrorKind::RuntimeError, format!("no {what} {h}"))
+}
+
+fn bad_fd() -> PyError {
+    os_error(nix::errno::Errno::EBADF)
+}

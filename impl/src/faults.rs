@@ -1,0 +1,137 @@
+//! Fault switches: each one breaks one behaviour the way real ports break it,
+//! so the meta-test can prove that every clause can fail and every fault is
+//! caught.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+macro_rules! faults {
+    ($($variant:ident = $name:literal: $imitates:literal,)*) => {
+        /// One way to break the reference implementation.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Fault { $($variant,)* }
+
+        impl Fault {
+            /// Every fault, in the order `mpconform faults` lists them.
+            pub const ALL: &'static [Fault] = &[$(Fault::$variant,)*];
+
+            /// The switch's name on the command line.
+            pub fn name(self) -> &'static str {
+                match self { $(Fault::$variant => $name,)* }
+            }
+
+            /// The real mistake it imitates.
+            pub fn imitates(self) -> &'static str {
+                match self { $(Fault::$variant => $imitates,)* }
+            }
+        }
+    };
+}
+
+faults! {
+    StartTwiceForksAgain = "start-twice-forks-again":
+        "start() does not check for an earlier start and forks a second child (CPython under -O)",
+    StartIgnoresClosed = "start-ignores-closed":
+        "start() does not check whether the process object was closed",
+    StartFromAnyProcess = "start-from-any-process":
+        "start() does not check that the caller created the process object",
+    DaemonMayHaveChildren = "daemon-may-have-children":
+        "a daemonic process is allowed to start children",
+    StartSkipsCleanup = "start-skips-cleanup":
+        "start() does not reap children that already ended (no _cleanup)",
+    StartKeepsTarget = "start-keeps-target":
+        "start() keeps its references to target and arguments (before bpo-30775)",
+    ActiveChildrenNoReap = "active-children-no-reap":
+        "active_children() lists the children set without polling it",
+    RunConsumesTarget = "run-consumes-target":
+        "run() takes the target, so a second run() does nothing",
+    RunOverrideIgnored = "run-override-ignored":
+        "the child calls the target instead of the overriding run()",
+    IsAliveMeansStarted = "is-alive-means-started":
+        "is_alive() answers whether the process was started, not whether it runs",
+    JoinDoesNotReap = "join-does-not-reap":
+        "join() waits for the sentinel but never calls waitpid, leaving a zombie",
+    TerminateSendsSigkill = "terminate-sends-sigkill":
+        "terminate() sends SIGKILL instead of SIGTERM",
+    TerminateSetsExitcode = "terminate-sets-exitcode":
+        "terminate() records -SIGTERM as the exit code without waiting for the child",
+    SignalExitcodeUnsigned = "signal-exitcode-unsigned":
+        "a death by signal s is reported as 128+s, as shells do, instead of -s",
+    SysexitFromArgs = "sysexit-from-args":
+        "the exit code comes from SystemExit.args (CPython up to 3.8): no argument or None gives 1",
+    SysexitOutOfRangeIsOne = "sysexit-out-of-range-is-one":
+        "an int exit code outside 0..255 becomes 1 instead of being taken modulo 256",
+    SysexitStrNotPrinted = "sysexit-str-not-printed":
+        "SystemExit with a non-int value exits 1 without writing the value to stderr",
+    ErrorReportMissing = "error-report-missing":
+        "an uncaught error exits 1 without the 'Process NAME:' traceback on stderr",
+    OsExitRunsAtexit = "os-exit-runs-atexit":
+        "_exit is implemented with exit(), so exit handlers run",
+    SentinelWriteEndLeaked = "sentinel-write-end-leaked":
+        "the parent keeps its copy of the sentinel's write end, so the sentinel never becomes ready",
+    JoinTimeoutPollsPid = "join-timeout-polls-pid":
+        "join(timeout) polls the pid before the sentinel and reaps a child whose sentinel is still held",
+    ExitcodeZeroWhileRunning = "exitcode-zero-while-running":
+        "waitpid's 'still running' answer (0, 0) is read as exit status 0",
+    CloseRunningAllowed = "close-running-allowed":
+        "close() does not check that the child has ended",
+    CloseKeepsSentinel = "close-keeps-sentinel":
+        "close() marks the object closed but leaves the sentinel descriptor open",
+    ExitDoesNotTerminateDaemons = "exit-does-not-terminate-daemons":
+        "at a process's end, daemonic children are joined instead of terminated",
+    ExitDoesNotAwaitChildren = "exit-does-not-await-children":
+        "at a process's end, non-daemonic children are not joined",
+    NamesCountFromZero = "names-count-from-zero":
+        "the per-process counter starts at 0 ('Process-0')",
+    ChildCounterNotReset = "child-counter-not-reset":
+        "a child keeps its parent's counter instead of starting again at 1",
+    NameIgnoresClass = "name-ignores-class":
+        "every process is named 'Process-N', whatever its class",
+    ParentProcessIsSelf = "parent-process-is-self":
+        "parent_process() reports the current process (getpid instead of the parent's pid)",
+    ForkChildSeesOwnPid = "fork-child-sees-own-pid":
+        "fork() returns the child's own pid in the child instead of 0",
+    ForkChildClosesInheritedFds = "fork-child-closes-inherited-fds":
+        "the child closes inherited descriptors after fork, as subprocess's close_fds does",
+    WaitReturnsExitcode = "wait-returns-exitcode-not-status":
+        "wait() and waitpid() return the decoded exit code instead of the raw status",
+    WnohangReturnsNone = "wnohang-returns-none":
+        "waitpid with WNOHANG returns None instead of (0, 0) while no child has ended",
+    WaitpidNoReap = "waitpid-no-reap":
+        "waitpid looks at an ended child without reaping it (WNOWAIT), so it is reported again",
+    EchildAsZeroTuple = "echild-as-zero-tuple":
+        "waitpid with no child returns (0, 0) instead of failing with ECHILD",
+    SigchldIgnored = "sigchld-ignored":
+        "SIGCHLD is set to SIG_IGN, so the kernel reaps children at once",
+}
+
+impl Fault {
+    /// The fault with this name.
+    pub fn from_name(name: &str) -> Option<Fault> {
+        Fault::ALL.iter().copied().find(|f| f.name() == name)
+    }
+}
+
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The faults switched on for one run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FaultSet(BTreeSet<Fault>);
+
+impl FaultSet {
+    pub fn none() -> Self {
+        FaultSet::default()
+    }
+
+    pub fn with(faults: impl IntoIterator<Item = Fault>) -> Self {
+        FaultSet(faults.into_iter().collect())
+    }
+
+    pub fn has(&self, fault: Fault) -> bool {
+        self.0.contains(&fault)
+    }
+}
