@@ -1,1 +1,12 @@
-pub mod cli { pub fn main() -> std::process::ExitCode { std::process::ExitCode::SUCCESS } }
+//! The harness: it points the spec's clauses at an implementation, runs each
+//! clause in its own process with a time limit, and reports verdicts.
+
+pub mod cli;
+pub mod error;
+pub mod isolate;
+pub mod loopback;
+pub mod report;
+pub mod runner;
+pub mod select;
+pub mod target;
+pub mod verdict;

@@ -1,0 +1,255 @@
+//! The `mpconform` command line.
+
+use crate::error::HarnessError;
+use crate::isolate::{run_in_this_process, ClauseJob};
+use crate::report;
+use crate::runner::{self, Plan};
+use crate::select::select;
+use crate::target::Target;
+use crate::verdict::Verdict;
+use clap::{Parser, Subcommand, ValueEnum};
+use mpconform_ref::Fault;
+use mpconform_spec::clauses;
+use serde::Serialize;
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(name = "mpconform", version, about = "Conformance suite for the process semantics of Python's multiprocessing")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Human,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List the clauses: id, behaviours, seeds and statement.
+    List {
+        #[arg(long, value_enum, default_value = "human")]
+        format: Format,
+    },
+    /// List the reference implementation's fault switches.
+    Faults {
+        #[arg(long, value_enum, default_value = "human")]
+        format: Format,
+    },
+    /// Run clauses against a target and print the verdicts.
+    Run {
+        /// The implementation: 'ref' or 'loopback:ref'.
+        #[arg(long, default_value = "ref")]
+        target: String,
+        /// Switch on one fault of the reference implementation.
+        #[arg(long)]
+        fault: Option<String>,
+        /// Run only this clause (repeatable).
+        #[arg(long = "clause")]
+        clauses: Vec<String>,
+        /// Run only the clauses covering this behaviour id (repeatable).
+        #[arg(long = "behaviour")]
+        behaviours: Vec<String>,
+        /// Clauses run at once (default: the number of CPUs).
+        #[arg(short = 'j', long = "jobs")]
+        jobs: Option<usize>,
+        #[arg(long, value_enum, default_value = "human")]
+        format: Format,
+        /// Each clause's time limit, in seconds.
+        #[arg(long, default_value_t = 10.0)]
+        timeout: f64,
+    },
+    /// Run one clause in this process (the runner re-executes itself with it).
+    #[command(name = "__clause", hide = true)]
+    Clause {
+        #[arg(long)]
+        target: String,
+        #[arg(long)]
+        clause: String,
+        #[arg(long)]
+        method: String,
+        #[arg(long)]
+        fault: Option<String>,
+        #[arg(long)]
+        timeout: f64,
+    },
+}
+
+/// Runs the command line; usage errors give one line and status 2.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            let rendered = e.render().to_string();
+            eprintln!("{}", rendered.lines().next().unwrap_or("error: bad usage"));
+            return ExitCode::from(2);
+        }
+    };
+    match dispatch(cli.command) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn dispatch(command: Command) -> Result<ExitCode, HarnessError> {
+    match command {
+        Command::List { format } => {
+            print_list(format);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Faults { format } => {
+            print_faults(format);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Run {
+            target,
+            fault,
+            clauses,
+            behaviours,
+            jobs,
+            format,
+            timeout,
+        } => {
+            let target: Target = target.parse()?;
+            let fault = parse_fault(fault.as_deref(), &target)?;
+            let limit = parse_limit(timeout)?;
+            let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+            if jobs == 0 {
+                return Err(HarnessError::NoWorkers);
+            }
+            let plan = Plan {
+                target: target.clone(),
+                fault,
+                clauses: select(&clauses, &behaviours)?,
+                jobs,
+                limit,
+            };
+            let human = matches!(format, Format::Human);
+            let progress = |o: &crate::verdict::Outcome| {
+                if human {
+                    let mut out = std::io::stdout().lock();
+                    let _ = writeln!(out, "{}", report::progress_line(o));
+                }
+            };
+            let run = runner::run(&plan, &progress)?;
+            let target_name = target.to_string();
+            let fault_name = fault.map(|f| f.name());
+            let text = match format {
+                Format::Human => report::human(&run, &target_name, fault_name),
+                Format::Json => report::json(&run, &target_name, fault_name),
+            };
+            println!("{text}");
+            let all_pass = run.outcomes.iter().all(|o| o.verdict == Verdict::Pass);
+            Ok(if all_pass { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
+        Command::Clause {
+            target,
+            clause,
+            method,
+            fault,
+            timeout,
+        } => {
+            let target: Target = target.parse()?;
+            let fault = parse_fault(fault.as_deref(), &target)?;
+            let clause = clauses::find(&clause).ok_or(HarnessError::UnknownClause(clause))?;
+            let job = ClauseJob {
+                clause,
+                target: &target,
+                fault,
+                method: &method,
+                limit: parse_limit(timeout)?,
+            };
+            Ok(ExitCode::from(run_in_this_process(&job) as u8))
+        }
+    }
+}
+
+fn parse_fault(name: Option<&str>, target: &Target) -> Result<Option<Fault>, HarnessError> {
+    let Some(name) = name else {
+        return Ok(None);
+    };
+    let fault = Fault::from_name(name).ok_or_else(|| HarnessError::UnknownFault(name.to_string()))?;
+    match target {
+        Target::Ref | Target::LoopbackRef => Ok(Some(fault)),
+    }
+}
+
+fn parse_limit(seconds: f64) -> Result<Duration, HarnessError> {
+    if seconds.is_finite() && seconds > 0.0 {
+        Ok(Duration::from_secs_f64(seconds))
+    } else {
+        Err(HarnessError::BadTimeout(seconds))
+    }
+}
+
+#[derive(Serialize)]
+struct ClauseListing {
+    id: &'static str,
+    behaviours: &'static [&'static str],
+    seeds: &'static [&'static str],
+    statement: String,
+    notes: String,
+    needs: Vec<String>,
+}
+
+/// Collapses the whitespace that line-wrapped source text leaves.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn print_list(format: Format) {
+    let listing: Vec<ClauseListing> = clauses::all()
+        .into_iter()
+        .map(|c| ClauseListing {
+            id: c.id,
+            behaviours: c.behaviours,
+            seeds: c.seeds,
+            statement: one_line(c.statement),
+            notes: one_line(c.notes),
+            needs: c.needs.iter().map(|n| format!("{n:?}")).collect(),
+        })
+        .collect();
+    match format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&listing).expect("serializes")),
+        Format::Human => {
+            for c in listing {
+                println!("{:<40} {:<10} {}", c.id, c.behaviours.join(","), c.statement);
+            }
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct FaultListing {
+    name: &'static str,
+    imitates: &'static str,
+}
+
+fn print_faults(format: Format) {
+    let listing: Vec<FaultListing> = Fault::ALL
+        .iter()
+        .map(|f| FaultListing {
+            name: f.name(),
+            imitates: f.imitates(),
+        })
+        .collect();
+    match format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&listing).expect("serializes")),
+        Format::Human => {
+            for f in listing {
+                println!("{:<34} {}", f.name, f.imitates);
+            }
+        }
+    }
+}

@@ -1,0 +1,27 @@
+//! Errors of the harness itself, each with the one line a user sees.
+
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum HarnessError {
+    #[error("unknown clause '{0}' (see `mpconform list`)")]
+    UnknownClause(String),
+    #[error("unknown behaviour '{0}' (see BEHAVIOURS.md)")]
+    UnknownBehaviour(String),
+    #[error("unknown fault '{0}' (see `mpconform faults`)")]
+    UnknownFault(String),
+    #[error("unknown target '{0}': expected 'ref' or 'loopback:ref'")]
+    UnknownTarget(String),
+    #[error("faults apply only to the reference implementation, not to target '{0}'")]
+    FaultNeedsRef(String),
+    #[error("no clause matches the filters")]
+    NothingSelected,
+    #[error("-j must be at least 1")]
+    NoWorkers,
+    #[error("the time limit must be a positive number of seconds, not {0}")]
+    BadTimeout(f64),
+    #[error("cannot run a clause process: {0}")]
+    Spawn(#[from] std::io::Error),
+    #[error("cannot open the implementation: {0}")]
+    Open(String),
+}

@@ -1,0 +1,185 @@
+//! The clause's own process: it runs one clause against a freshly opened
+//! implementation, then cleans up after it (every descendant killed and
+//! reaped, descriptors checked) and writes the outcome as JSON.
+
+use crate::target::Target;
+use crate::verdict::{Outcome, Verdict};
+use mpconform_ref::Fault;
+use mpconform_spec::{Call, Clause, Session, Stop};
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::os::fd::FromRawFd;
+use std::time::{Duration, Instant};
+
+/// What the clause's process is asked to do.
+pub struct ClauseJob<'a> {
+    pub clause: &'static Clause,
+    pub target: &'a Target,
+    pub fault: Option<Fault>,
+    pub method: &'a str,
+    /// The clause's time limit; waits inside it give up at half of it, so a
+    /// hang shows as a failure with a transcript before the runner kills it.
+    pub limit: Duration,
+}
+
+/// Runs in the clause's process: runs the job and writes its outcome to what
+/// was standard output, then returns the exit status.
+pub fn run_in_this_process(job: &ClauseJob) -> i32 {
+    let me = std::process::id();
+    let report = private_stdout();
+    // Orphans of the implementation's processes come here, so none escapes.
+    // SAFETY: prctl with PR_SET_CHILD_SUBREAPER takes an integer flag.
+    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+    let outcome = run_job(job);
+    if std::process::id() != me {
+        // A forked child that returned here by mistake must not report.
+        // SAFETY: _exit only ends the process.
+        unsafe { libc::_exit(70) };
+    }
+    let mut report = report;
+    let text = serde_json::to_string(&outcome).expect("outcomes serialize");
+    let _ = writeln!(report, "{text}");
+    let _ = report.flush();
+    0
+}
+
+/// Keeps standard output for the outcome alone: children write theirs to
+/// standard error instead.
+fn private_stdout() -> std::fs::File {
+    // SAFETY: duplicating fd 1 to a new descriptor we then own; then fd 1
+    // becomes a copy of fd 2.
+    unsafe {
+        let private = libc::fcntl(1, libc::F_DUPFD_CLOEXEC, 10);
+        libc::dup2(2, 1);
+        std::fs::File::from_raw_fd(private)
+    }
+}
+
+fn run_job(job: &ClauseJob) -> Outcome {
+    let started = Instant::now();
+    let fds_before = open_fds();
+    let hang = job.limit / 2;
+    let mut outcome = Outcome {
+        clause: job.clause.id.to_string(),
+        method: job.method.to_string(),
+        verdict: Verdict::Pass,
+        reason: None,
+        violation: None,
+        transcript: Vec::new(),
+        leftover_processes: Vec::new(),
+        leaked_fds: Vec::new(),
+        stderr: String::new(),
+        millis: 0.0,
+    };
+    match job.target.open(job.fault) {
+        Err(e) => {
+            outcome.verdict = Verdict::Error;
+            outcome.reason = Some(e.to_string());
+        }
+        Ok(mut implementation) => {
+            let info = implementation.describe();
+            let missing: Vec<String> = job
+                .clause
+                .needs
+                .iter()
+                .filter(|c| !info.capabilities.contains(c))
+                .map(|c| format!("{c:?}"))
+                .collect();
+            if !info.start_methods.iter().any(|m| m == job.method) {
+                outcome.verdict = Verdict::Unsupported;
+                outcome.reason = Some(format!("no start method {:?}", job.method));
+            } else if !missing.is_empty() {
+                outcome.verdict = Verdict::Unsupported;
+                outcome.reason = Some(format!("lacks {}", missing.join(", ")));
+            } else {
+                let mut session = Session::new(implementation.as_mut(), job.method, hang);
+                let result = session
+                    .call(Call::UseStartMethod {
+                        method: job.method.to_string(),
+                    })
+                    .and_then(|_| (job.clause.body)(&mut session));
+                outcome.transcript = session.into_transcript();
+                match result {
+                    Ok(()) => {}
+                    Err(Stop::Violation(v)) => {
+                        outcome.verdict = Verdict::Fail;
+                        outcome.reason = Some(v.to_string());
+                        outcome.violation = Some(v);
+                    }
+                    Err(Stop::Unsupported(what)) => {
+                        outcome.verdict = Verdict::Unsupported;
+                        outcome.reason = Some(what);
+                    }
+                    Err(Stop::Broken(what)) => {
+                        outcome.verdict = Verdict::Error;
+                        outcome.reason = Some(what);
+                    }
+                }
+            }
+            drop(implementation);
+        }
+    }
+    outcome.leftover_processes = kill_descendants();
+    outcome.leaked_fds = open_fds().difference(&fds_before).copied().collect();
+    outcome.millis = started.elapsed().as_secs_f64() * 1000.0;
+    outcome
+}
+
+/// The descriptors open in this process.
+fn open_fds() -> BTreeSet<i32> {
+    let listed: Vec<i32> = match std::fs::read_dir("/proc/self/fd") {
+        Ok(dir) => dir
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    // The listing's own descriptor is closed by now: keep those still open.
+    listed
+        .into_iter()
+        // SAFETY: F_GETFD only queries the descriptor's flags.
+        .filter(|fd| unsafe { libc::fcntl(*fd, libc::F_GETFD) } >= 0)
+        .collect()
+}
+
+/// Kills every process left below this one and reaps them all (zombies of
+/// orphans included); returns the pids that were still alive.
+fn kill_descendants() -> Vec<i32> {
+    let me = std::process::id() as i32;
+    let mut killed = Vec::new();
+    loop {
+        let children = children_of(me);
+        if children.is_empty() {
+            break;
+        }
+        for (pid, state) in &children {
+            if *state != 'Z' {
+                killed.push(*pid);
+                // SAFETY: kill takes a pid and a signal number.
+                unsafe { libc::kill(*pid, libc::SIGKILL) };
+            }
+        }
+        for (pid, _) in children {
+            let mut status = 0;
+            // SAFETY: waitpid on our own child with a valid status pointer.
+            unsafe { libc::waitpid(pid, &mut status, 0) };
+        }
+    }
+    killed
+}
+
+/// Direct children of `parent`, with their state letters, from /proc.
+fn children_of(parent: i32) -> Vec<(i32, char)> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|entry| {
+        let pid: i32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let mut fields = stat[stat.rfind(')')? + 1..].split_whitespace();
+        let state = fields.next()?.chars().next()?;
+        let ppid: i32 = fields.next()?.parse().ok()?;
+        (ppid == parent).then_some((pid, state))
+    })
+    .collect()
+}
+

@@ -1,0 +1,78 @@
+//! Verdicts and the outcome of one clause run: stable data types that the
+//! clause process writes, the runner reads and the reports print.
+
+use mpconform_spec::{TranscriptEntry, Violation};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// The verdict vocabulary of LTP / Open POSIX and WPT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// The behaviour holds.
+    Pass,
+    /// The implementation did something else.
+    Fail,
+    /// The implementation lacks a capability the clause needs.
+    Unsupported,
+    /// The clause did not finish within its time limit.
+    Timeout,
+    /// The clause's process died.
+    Crash,
+    /// The harness, the adapter or the setup broke: not the implementation's fault.
+    Error,
+}
+
+impl Verdict {
+    pub const ALL: [Verdict; 6] = [
+        Verdict::Pass,
+        Verdict::Fail,
+        Verdict::Unsupported,
+        Verdict::Timeout,
+        Verdict::Crash,
+        Verdict::Error,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "fail",
+            Verdict::Unsupported => "unsupported",
+            Verdict::Timeout => "timeout",
+            Verdict::Crash => "crash",
+            Verdict::Error => "error",
+        }
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+/// What one run of one clause came to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Outcome {
+    pub clause: String,
+    pub method: String,
+    pub verdict: Verdict,
+    /// Why, in one line, when the verdict is not pass.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub violation: Option<Violation>,
+    #[serde(default)]
+    pub transcript: Vec<TranscriptEntry>,
+    /// Processes still alive after the clause, killed by the harness.
+    #[serde(default)]
+    pub leftover_processes: Vec<i32>,
+    /// Descriptors left open in the clause's process after the implementation
+    /// was dropped.
+    #[serde(default)]
+    pub leaked_fds: Vec<i32>,
+    /// The clause process's standard error, when something went wrong.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub stderr: String,
+    pub millis: f64,
+}
