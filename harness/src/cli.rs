@@ -16,7 +16,11 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 #[derive(Parser)]
-#[command(name = "mpconform", version, about = "Conformance suite for the process semantics of Python's multiprocessing")]
+#[command(
+    name = "mpconform",
+    version,
+    about = "Conformance suite for the process semantics of Python's multiprocessing"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -124,7 +128,8 @@ fn dispatch(command: Command) -> Result<ExitCode, HarnessError> {
             let target: Target = target.parse()?;
             let fault = parse_fault(fault.as_deref(), &target)?;
             let limit = parse_limit(timeout)?;
-            let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+            let jobs =
+                jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
             if jobs == 0 {
                 return Err(HarnessError::NoWorkers);
             }
@@ -151,7 +156,11 @@ fn dispatch(command: Command) -> Result<ExitCode, HarnessError> {
             };
             println!("{text}");
             let all_pass = run.outcomes.iter().all(|o| o.verdict == Verdict::Pass);
-            Ok(if all_pass { ExitCode::SUCCESS } else { ExitCode::from(1) })
+            Ok(if all_pass {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
         Command::Clause {
             target,
@@ -179,7 +188,8 @@ fn parse_fault(name: Option<&str>, target: &Target) -> Result<Option<Fault>, Har
     let Some(name) = name else {
         return Ok(None);
     };
-    let fault = Fault::from_name(name).ok_or_else(|| HarnessError::UnknownFault(name.to_string()))?;
+    let fault =
+        Fault::from_name(name).ok_or_else(|| HarnessError::UnknownFault(name.to_string()))?;
     match target {
         Target::Ref | Target::LoopbackRef => Ok(Some(fault)),
     }
@@ -221,10 +231,18 @@ fn print_list(format: Format) {
         })
         .collect();
     match format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&listing).expect("serializes")),
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&listing).expect("serializes")
+        ),
         Format::Human => {
             for c in listing {
-                println!("{:<40} {:<10} {}", c.id, c.behaviours.join(","), c.statement);
+                println!(
+                    "{:<40} {:<10} {}",
+                    c.id,
+                    c.behaviours.join(","),
+                    c.statement
+                );
             }
         }
     }
@@ -245,7 +263,10 @@ fn print_faults(format: Format) {
         })
         .collect();
     match format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&listing).expect("serializes")),
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&listing).expect("serializes")
+        ),
         Format::Human => {
             for f in listing {
                 println!("{:<34} {}", f.name, f.imitates);

@@ -70,6 +70,7 @@ fn run_job(job: &ClauseJob) -> Outcome {
         leaked_fds: Vec::new(),
         stderr: String::new(),
         millis: 0.0,
+        body_millis: 0.0,
     };
     match job.target.open(job.fault) {
         Err(e) => {
@@ -121,7 +122,7 @@ fn run_job(job: &ClauseJob) -> Outcome {
     }
     outcome.leftover_processes = kill_descendants();
     outcome.leaked_fds = open_fds().difference(&fds_before).copied().collect();
-    outcome.millis = started.elapsed().as_secs_f64() * 1000.0;
+    outcome.body_millis = started.elapsed().as_secs_f64() * 1000.0;
     outcome
 }
 
@@ -182,4 +183,3 @@ fn children_of(parent: i32) -> Vec<(i32, char)> {
     })
     .collect()
 }
-

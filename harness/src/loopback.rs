@@ -16,7 +16,8 @@ impl<I: Implementation> Loopback<I> {
 }
 
 fn round_trip<T: Serialize + DeserializeOwned>(value: &T) -> Result<T, CallError> {
-    let text = serde_json::to_string(value).map_err(|e| CallError::Broken(format!("encode: {e}")))?;
+    let text =
+        serde_json::to_string(value).map_err(|e| CallError::Broken(format!("encode: {e}")))?;
     serde_json::from_str(&text).map_err(|e| CallError::Broken(format!("decode {text}: {e}")))
 }
 

@@ -23,15 +23,28 @@ pub fn progress_line(o: &Outcome) -> String {
 pub fn counts(outcomes: &[Outcome]) -> BTreeMap<&'static str, usize> {
     Verdict::ALL
         .iter()
-        .map(|v| (v.label(), outcomes.iter().filter(|o| o.verdict == *v).count()))
+        .map(|v| {
+            (
+                v.label(),
+                outcomes.iter().filter(|o| o.verdict == *v).count(),
+            )
+        })
         .collect()
 }
 
 /// The details of every outcome that is not a pass, then the summary.
 pub fn human(run: &Run, target: &str, fault: Option<&str>) -> String {
     let mut text = String::new();
-    for o in run.outcomes.iter().filter(|o| o.verdict != Verdict::Pass || !o.leftover_processes.is_empty() || !o.leaked_fds.is_empty()) {
-        let _ = writeln!(text, "\n{} {} [{}]", o.verdict.label().to_uppercase(), o.clause, o.method);
+    for o in run.outcomes.iter().filter(|o| {
+        o.verdict != Verdict::Pass || !o.leftover_processes.is_empty() || !o.leaked_fds.is_empty()
+    }) {
+        let _ = writeln!(
+            text,
+            "\n{} {} [{}]",
+            o.verdict.label().to_uppercase(),
+            o.clause,
+            o.method
+        );
         if let Some(v) = &o.violation {
             let _ = writeln!(text, "  check:    {}", v.check);
             let _ = writeln!(text, "  expected: {}", v.expected);
@@ -40,7 +53,11 @@ pub fn human(run: &Run, target: &str, fault: Option<&str>) -> String {
             let _ = writeln!(text, "  reason:   {reason}");
         }
         if !o.leftover_processes.is_empty() {
-            let _ = writeln!(text, "  leftover processes killed: {:?}", o.leftover_processes);
+            let _ = writeln!(
+                text,
+                "  leftover processes killed: {:?}",
+                o.leftover_processes
+            );
         }
         if !o.leaked_fds.is_empty() {
             let _ = writeln!(text, "  descriptors leaked: {:?}", o.leaked_fds);
@@ -64,7 +81,16 @@ pub fn human(run: &Run, target: &str, fault: Option<&str>) -> String {
         .filter(|(_, n)| **n > 0)
         .map(|(v, n)| format!("{n} {v}"))
         .collect();
-    let fault = fault.map(|f| format!(" with fault {f}")).unwrap_or_default();
+    let fault = fault
+        .map(|f| format!(" with fault {f}"))
+        .unwrap_or_default();
+    if let Some(overhead) = isolation_overhead(&run.outcomes) {
+        let _ = writeln!(
+            text,
+            "\nisolation: {:.2} ms per clause on average (process start to reaping, minus the time inside)",
+            overhead
+        );
+    }
     let _ = writeln!(
         text,
         "\n{} clause runs against {target}{fault}: {} in {:.2} s",
@@ -73,6 +99,16 @@ pub fn human(run: &Run, target: &str, fault: Option<&str>) -> String {
         run.wall.as_secs_f64()
     );
     text
+}
+
+/// The mean cost, in milliseconds, of running a clause in its own process.
+pub fn isolation_overhead(outcomes: &[Outcome]) -> Option<f64> {
+    let measured: Vec<f64> = outcomes
+        .iter()
+        .filter(|o| o.body_millis > 0.0)
+        .map(|o| o.millis - o.body_millis)
+        .collect();
+    (!measured.is_empty()).then(|| measured.iter().sum::<f64>() / measured.len() as f64)
 }
 
 /// One transcript entry as a line.
@@ -96,6 +132,7 @@ struct JsonRun<'a> {
     target: &'a str,
     fault: Option<&'a str>,
     wall_seconds: f64,
+    isolation_overhead_ms: Option<f64>,
     counts: BTreeMap<&'static str, usize>,
     outcomes: &'a [Outcome],
 }
@@ -105,6 +142,7 @@ pub fn json(run: &Run, target: &str, fault: Option<&str>) -> String {
         target,
         fault,
         wall_seconds: run.wall.as_secs_f64(),
+        isolation_overhead_ms: isolation_overhead(&run.outcomes),
         counts: counts(&run.outcomes),
         outcomes: &run.outcomes,
     })

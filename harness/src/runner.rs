@@ -114,7 +114,13 @@ fn run_one(
         let left = deadline.saturating_duration_since(Instant::now());
         let mut fds = [out.pollfd(), err.pollfd(), pollfd(exit.as_raw_fd())];
         // SAFETY: three valid pollfd entries (a negative fd is skipped).
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), 3, left.as_millis().min(i32::MAX as u128) as i32) };
+        let n = unsafe {
+            libc::poll(
+                fds.as_mut_ptr(),
+                3,
+                left.as_millis().min(i32::MAX as u128) as i32,
+            )
+        };
         out.drain();
         err.drain();
         if n > 0 && fds[2].revents != 0 {
@@ -139,18 +145,30 @@ fn run_one(
         .next()
         .and_then(|line| serde_json::from_str(line).ok());
     let mut outcome = match (timed_out, reported) {
-        (true, _) => bare(clause, method, Verdict::Timeout, format!(
-            "no verdict within the {:?} limit: the clause's process group was killed",
-            plan.limit
-        )),
-        (false, Some(outcome)) => outcome,
-        (false, None) => bare(clause, method, Verdict::Crash, match status.signal() {
-            Some(signal) => format!("the clause's process died of signal {signal} without a verdict"),
-            None => format!(
-                "the clause's process exited with status {} without a verdict",
-                status.code().unwrap_or(-1)
+        (true, _) => bare(
+            clause,
+            method,
+            Verdict::Timeout,
+            format!(
+                "no verdict within the {:?} limit: the clause's process group was killed",
+                plan.limit
             ),
-        }),
+        ),
+        (false, Some(outcome)) => outcome,
+        (false, None) => bare(
+            clause,
+            method,
+            Verdict::Crash,
+            match status.signal() {
+                Some(signal) => {
+                    format!("the clause's process died of signal {signal} without a verdict")
+                }
+                None => format!(
+                    "the clause's process exited with status {} without a verdict",
+                    status.code().unwrap_or(-1)
+                ),
+            },
+        ),
     };
     if outcome.verdict != Verdict::Pass {
         outcome.stderr = stderr;
@@ -177,6 +195,7 @@ fn bare(clause: &Clause, method: &str, verdict: Verdict, reason: String) -> Outc
         leaked_fds: Vec::new(),
         stderr: String::new(),
         millis: 0.0,
+        body_millis: 0.0,
     }
 }
 

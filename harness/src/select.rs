@@ -5,7 +5,10 @@ use mpconform_spec::{behaviours, clauses, Clause};
 
 /// The clauses named by `ids` or covering `behaviour_ids`, in suite order;
 /// all of them when both are empty.
-pub fn select(ids: &[String], behaviour_ids: &[String]) -> Result<Vec<&'static Clause>, HarnessError> {
+pub fn select(
+    ids: &[String],
+    behaviour_ids: &[String],
+) -> Result<Vec<&'static Clause>, HarnessError> {
     for id in ids {
         if clauses::find(id).is_none() {
             return Err(HarnessError::UnknownClause(id.clone()));
@@ -22,7 +25,9 @@ pub fn select(ids: &[String], behaviour_ids: &[String]) -> Result<Vec<&'static C
         .filter(|c| {
             everything
                 || ids.iter().any(|id| id == c.id)
-                || c.behaviours.iter().any(|b| behaviour_ids.iter().any(|w| w == b))
+                || c.behaviours
+                    .iter()
+                    .any(|b| behaviour_ids.iter().any(|w| w == b))
         })
         .collect();
     if chosen.is_empty() {

@@ -74,5 +74,10 @@ pub struct Outcome {
     /// The clause process's standard error, when something went wrong.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub stderr: String,
+    /// Wall time of the clause as the runner saw it: process start to reaping.
     pub millis: f64,
+    /// Wall time inside the clause's process, from opening the implementation
+    /// to the end of the clean-up; `millis` minus this is the cost of isolation.
+    #[serde(default)]
+    pub body_millis: f64,
 }

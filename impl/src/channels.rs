@@ -3,7 +3,7 @@
 //! until the clause opens one) and the report channel (children send what they
 //! observe).
 
-use crate::sys::{pipe, readable, read_some, write_all};
+use crate::sys::{pipe, read_some, readable, write_all};
 use mpconform_spec::{ErrorKind, PyError, Value};
 use serde::{Deserialize, Serialize};
 use std::os::fd::{AsFd, OwnedFd};
@@ -92,8 +92,8 @@ impl ReportChannel {
     pub fn take(&mut self, label: &str, timeout: Duration) -> Result<Value, PyError> {
         let deadline = Instant::now() + timeout;
         loop {
-            let found = (0..self.received.len())
-                .find(|&i| !self.taken[i] && self.received[i].0 == label);
+            let found =
+                (0..self.received.len()).find(|&i| !self.taken[i] && self.received[i].0 == label);
             if let Some(i) = found {
                 self.taken[i] = true;
                 return Ok(self.received[i].1.clone());

@@ -35,7 +35,10 @@ impl RefImpl {
             let _ = nix::unistd::dup2_stderr(capture.as_fd());
         }
         let object: &ProcessObject = &self.processes[&h];
-        let program = match (&object.run_override, self.faults.has(Fault::RunOverrideIgnored)) {
+        let program = match (
+            &object.run_override,
+            self.faults.has(Fault::RunOverrideIgnored),
+        ) {
             (Some(run), false) => run.clone(),
             _ => object.target.clone().unwrap_or_default(),
         };
@@ -139,7 +142,11 @@ impl RefImpl {
 
     /// Runs in a bare `os.fork()` child and never returns.
     pub(crate) fn become_bare_child(&mut self, steps: &[Step], end: &Ending) -> ! {
-        self.fork_return = Some(if self.faults.has(Fault::ForkChildSeesOwnPid) { pid() } else { 0 });
+        self.fork_return = Some(if self.faults.has(Fault::ForkChildSeesOwnPid) {
+            pid()
+        } else {
+            0
+        });
         self.bare_children.clear();
         self.atexit.clear();
         if self.faults.has(Fault::ForkChildClosesInheritedFds) {
@@ -172,7 +179,11 @@ impl RefImpl {
                 let value = self.probe(probe).unwrap_or_else(Value::Error);
                 self.reports.send(label, value)
             }
-            Step::WaitGate { gate } => self.gates.get(gate).ok_or_else(|| missing("gate", *gate))?.wait(),
+            Step::WaitGate { gate } => self
+                .gates
+                .get(gate)
+                .ok_or_else(|| missing("gate", *gate))?
+                .wait(),
             Step::Start { label, spec } => {
                 let h = self.new_process(spec);
                 let value = match self.start(h) {
@@ -188,7 +199,7 @@ impl RefImpl {
                 };
                 self.reports.send(label, value)
             }
-            Step::ForkHolder { gate } => {
+            Step::ForkHolder { label, gate } => {
                 // SAFETY: this process is single-threaded.
                 match unsafe { nix::unistd::fork() }.map_err(os_error)? {
                     ForkResult::Child => {
@@ -197,7 +208,9 @@ impl RefImpl {
                         }
                         exit_now(0)
                     }
-                    ForkResult::Parent { .. } => Ok(()),
+                    ForkResult::Parent { child } => {
+                        self.reports.send(label, Value::Int(child.as_raw() as i64))
+                    }
                 }
             }
             Step::AtexitReport { label } => {
@@ -227,9 +240,16 @@ impl RefImpl {
             },
             Probe::ForkReturn => match self.fork_return {
                 Some(r) => Value::Int(r as i64),
-                None => return Err(PyError::new(ErrorKind::RuntimeError, "not a bare fork child")),
+                None => {
+                    return Err(PyError::new(
+                        ErrorKind::RuntimeError,
+                        "not a bare fork child",
+                    ))
+                }
             },
-            Probe::TrySysExit(arg) => Value::Error(PyError::new(ErrorKind::SystemExit, exit_arg_str(arg))),
+            Probe::TrySysExit(arg) => {
+                Value::Error(PyError::new(ErrorKind::SystemExit, exit_arg_str(arg)))
+            }
         })
     }
 }

@@ -16,8 +16,7 @@ mod sys;
 
 use channels::{Gate, ReportChannel};
 use mpconform_spec::{
-    Call, CallError, Capability, ErrorKind, Handle, ImplInfo, Implementation, PyError, Reply,
-    Value,
+    Call, CallError, Capability, ErrorKind, Handle, ImplInfo, Implementation, PyError, Reply, Value,
 };
 use std::collections::{BTreeMap, BTreeSet};
 use std::os::fd::OwnedFd;
@@ -63,11 +62,18 @@ impl RefImpl {
         if faults.has(Fault::SigchldIgnored) {
             // SAFETY: setting a signal's disposition to SIG_IGN installs no handler code.
             unsafe {
-                nix::sys::signal::signal(nix::sys::signal::Signal::SIGCHLD, nix::sys::signal::SigHandler::SigIgn)
+                nix::sys::signal::signal(
+                    nix::sys::signal::Signal::SIGCHLD,
+                    nix::sys::signal::SigHandler::SigIgn,
+                )
             }
             .map_err(sys::os_error)?;
         }
-        let first = if faults.has(Fault::NamesCountFromZero) { 0 } else { 1 };
+        let first = if faults.has(Fault::NamesCountFromZero) {
+            0
+        } else {
+            1
+        };
         Ok(RefImpl {
             faults,
             next_handle: 1,
@@ -108,7 +114,11 @@ impl RefImpl {
 
     fn fd(&self, fd: Handle) -> Result<&OwnedFd, CallError> {
         self.fds.get(&fd).ok_or_else(|| {
-            CallError::Raised(PyError::os(ErrorKind::OSError, libc::EBADF, "Bad file descriptor"))
+            CallError::Raised(PyError::os(
+                ErrorKind::OSError,
+                libc::EBADF,
+                "Bad file descriptor",
+            ))
         })
     }
 }

@@ -28,8 +28,18 @@ impl RefImpl {
     }
 
     /// `os.waitpid(pid, flags)`, or `os.wait()` when `plain_wait`.
-    pub(crate) fn os_waitpid(&mut self, pid: i64, nohang: bool, plain_wait: bool) -> Result<Value, CallError> {
-        let pid = i32::try_from(pid).map_err(|_| PyError::new(ErrorKind::Other("OverflowError".into()), "signed integer is greater than maximum"))?;
+    pub(crate) fn os_waitpid(
+        &mut self,
+        pid: i64,
+        nohang: bool,
+        plain_wait: bool,
+    ) -> Result<Value, CallError> {
+        let pid = i32::try_from(pid).map_err(|_| {
+            PyError::new(
+                ErrorKind::Other("OverflowError".into()),
+                "signed integer is greater than maximum",
+            )
+        })?;
         let result = if self.fault(Fault::WaitpidNoReap) {
             peek(pid, nohang)
         } else {
@@ -66,10 +76,19 @@ impl RefImpl {
         Ok(Value::None)
     }
 
-    pub(crate) fn os_read(&mut self, fd: Handle, max: usize, timeout: f64) -> Result<Value, CallError> {
+    pub(crate) fn os_read(
+        &mut self,
+        fd: Handle,
+        max: usize,
+        timeout: f64,
+    ) -> Result<Value, CallError> {
         let fd = self.fd(fd)?;
         if !sys::readable(fd.as_fd(), Some(sys::seconds(timeout)))? {
-            return Err(PyError::new(ErrorKind::Timeout, format!("nothing to read within {timeout} s")).into());
+            return Err(PyError::new(
+                ErrorKind::Timeout,
+                format!("nothing to read within {timeout} s"),
+            )
+            .into());
         }
         Ok(Value::Bytes(sys::read_some(fd, max)?))
     }
@@ -100,7 +119,11 @@ fn reap(pid: i32, nohang: bool) -> Result<Option<(i32, i32)>, Errno> {
 
 /// waitid(2) with WNOWAIT: reports an ended child but leaves it a zombie.
 fn peek(pid: i32, nohang: bool) -> Result<Option<(i32, i32)>, Errno> {
-    let (idtype, id) = if pid == -1 { (libc::P_ALL, 0) } else { (libc::P_PID, pid as libc::id_t) };
+    let (idtype, id) = if pid == -1 {
+        (libc::P_ALL, 0)
+    } else {
+        (libc::P_PID, pid as libc::id_t)
+    };
     let mut flags = libc::WEXITED | libc::WNOWAIT;
     if nohang {
         flags |= libc::WNOHANG;
@@ -120,7 +143,11 @@ fn peek(pid: i32, nohang: bool) -> Result<Option<(i32, i32)>, Errno> {
         if child == 0 {
             return Ok(None);
         }
-        let raw = if code == libc::CLD_EXITED { (status & 0xff) << 8 } else { status & 0x7f };
+        let raw = if code == libc::CLD_EXITED {
+            (status & 0xff) << 8
+        } else {
+            status & 0x7f
+        };
         return Ok(Some((child, raw)));
     }
 }

@@ -114,7 +114,9 @@ impl RefImpl {
             return Err(assertion("cannot start a process twice").into());
         }
         if object.creator != my_pid() && !self.fault(Fault::StartFromAnyProcess) {
-            return Err(assertion("can only start a process object created by current process").into());
+            return Err(
+                assertion("can only start a process object created by current process").into(),
+            );
         }
         if self.current.daemon && !self.fault(Fault::DaemonMayHaveChildren) {
             return Err(assertion("daemonic processes are not allowed to have children").into());
@@ -394,7 +396,10 @@ impl RefImpl {
         let Some(popen) = &object.popen else {
             return Err(PyError::new(ErrorKind::ValueError, "process not started").into());
         };
-        Ok(readable(popen.sentinel.as_fd(), Some(sys::seconds(timeout)))?)
+        Ok(readable(
+            popen.sentinel.as_fd(),
+            Some(sys::seconds(timeout)),
+        )?)
     }
 
     pub(crate) fn captured_stderr(&self, h: Handle) -> Result<Value, CallError> {
@@ -482,4 +487,3 @@ fn exitcode_name(code: i64) -> String {
     }
     code.to_string()
 }
-

@@ -5,7 +5,12 @@ use mpconform_spec::{ErrorKind, PyError};
 
 /// exit(n) -> n; death by signal s -> -s; anything else is invalid.
 pub fn to_exitcode(status: i64, faults: &FaultSet) -> Result<i64, PyError> {
-    let invalid = || PyError::new(ErrorKind::ValueError, format!("invalid wait status: {status}"));
+    let invalid = || {
+        PyError::new(
+            ErrorKind::ValueError,
+            format!("invalid wait status: {status}"),
+        )
+    };
     let raw = i32::try_from(status).map_err(|_| invalid())?;
     if libc::WIFEXITED(raw) {
         Ok(libc::WEXITSTATUS(raw) as i64)

@@ -2,7 +2,7 @@
 //! One enum, so that an adapter (loopback, out-of-process driver) translates
 //! each call mechanically and a transcript records each one as it was made.
 
-use crate::program::{Program, ProcessSpec};
+use crate::program::{ProcessSpec, Program};
 use crate::value::{Handle, PyError, Value};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -12,44 +12,84 @@ use thiserror::Error;
 #[serde(tag = "call", rename_all = "snake_case")]
 pub enum Call {
     /// Make `method` the start method of every process created from now on.
-    UseStartMethod { method: String },
+    UseStartMethod {
+        method: String,
+    },
 
     /// A new gate, closed; children inherit it and wait at it.
     GateNew,
     /// Open the gate: every waiter, present and future, passes.
-    GateOpen { gate: Handle },
+    GateOpen {
+        gate: Handle,
+    },
     /// The next report a child sent under `label` (a `Value::Error` when the
     /// probe raised); fails with `Timeout` if none comes within `timeout`.
-    AwaitReport { label: String, timeout: f64 },
+    AwaitReport {
+        label: String,
+        timeout: f64,
+    },
     /// The labels of every report received so far, in order, without waiting.
     ReportsSoFar,
 
     /// Create a process object (`Process(...)`); returns its handle.
-    ProcessNew { spec: ProcessSpec },
-    ProcessStart { process: Handle },
+    ProcessNew {
+        spec: ProcessSpec,
+    },
+    ProcessStart {
+        process: Handle,
+    },
     /// `p.run()` in the calling process.
-    ProcessRun { process: Handle },
+    ProcessRun {
+        process: Handle,
+    },
     ProcessJoin {
         process: Handle,
         timeout: Option<f64>,
     },
-    ProcessIsAlive { process: Handle },
-    ProcessPid { process: Handle },
-    ProcessExitcode { process: Handle },
-    ProcessName { process: Handle },
-    ProcessDaemon { process: Handle },
-    ProcessRepr { process: Handle },
-    ProcessTerminate { process: Handle },
-    ProcessKill { process: Handle },
-    ProcessClose { process: Handle },
+    ProcessIsAlive {
+        process: Handle,
+    },
+    ProcessPid {
+        process: Handle,
+    },
+    ProcessExitcode {
+        process: Handle,
+    },
+    ProcessName {
+        process: Handle,
+    },
+    ProcessDaemon {
+        process: Handle,
+    },
+    ProcessRepr {
+        process: Handle,
+    },
+    ProcessTerminate {
+        process: Handle,
+    },
+    ProcessKill {
+        process: Handle,
+    },
+    ProcessClose {
+        process: Handle,
+    },
     /// The sentinel's descriptor number, in the implementation's process.
-    ProcessSentinel { process: Handle },
+    ProcessSentinel {
+        process: Handle,
+    },
     /// `multiprocessing.connection.wait([p.sentinel], timeout)` is non-empty.
-    ProcessSentinelReady { process: Handle, timeout: f64 },
+    ProcessSentinelReady {
+        process: Handle,
+        timeout: f64,
+    },
     /// Whether the process object still references its target and arguments.
-    ProcessHoldsTarget { process: Handle },
+    ProcessHoldsTarget {
+        process: Handle,
+    },
     /// What the child wrote to its captured standard error.
-    ProcessStderr { process: Handle },
+    ProcessStderr {
+        process: Handle,
+    },
     /// `active_children()`.
     ActiveChildren,
     /// The children set as it stands (`process._children`), without reaping.
@@ -62,23 +102,45 @@ pub enum Call {
     /// `os.getpid()` of the process the implementation runs in.
     OsGetpid,
     /// `os.fork()`: the child runs `child` and the parent gets its pid.
-    OsFork { child: Program },
+    OsFork {
+        child: Program,
+    },
     /// `os.wait()`: `[pid, status]`.
     OsWait,
     /// `os.waitpid(pid, WNOHANG if nohang else 0)`: `[pid, status]`.
-    OsWaitpid { pid: i64, nohang: bool },
+    OsWaitpid {
+        pid: i64,
+        nohang: bool,
+    },
     /// `os.waitstatus_to_exitcode(status)`.
-    OsWaitstatusToExitcode { status: i64 },
+    OsWaitstatusToExitcode {
+        status: i64,
+    },
     /// `os.pipe()`: `[read end, write end]`.
     OsPipe,
-    OsClose { fd: Handle },
-    OsWrite { fd: Handle, data: Vec<u8> },
+    OsClose {
+        fd: Handle,
+    },
+    OsWrite {
+        fd: Handle,
+        data: Vec<u8>,
+    },
     /// `os.read(fd, max)` once the descriptor is readable or `timeout` passed
     /// (then `Timeout`).
-    OsRead { fd: Handle, max: usize, timeout: f64 },
+    OsRead {
+        fd: Handle,
+        max: usize,
+        timeout: f64,
+    },
     /// Whether a read on `fd` would not block (data or end of file).
-    OsReadable { fd: Handle, timeout: f64 },
-    OsKill { pid: i64, signal: i32 },
+    OsReadable {
+        fd: Handle,
+        timeout: f64,
+    },
+    OsKill {
+        pid: i64,
+        signal: i32,
+    },
 }
 
 /// Why a call gave no Python-level answer.

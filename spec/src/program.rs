@@ -45,13 +45,17 @@ pub enum Step {
     WaitGate { gate: Handle },
     /// Create and start a child process from `spec`; report its pid, or the
     /// error `start()` raised, under `label`.
-    Start { label: String, spec: Box<ProcessSpec> },
+    Start {
+        label: String,
+        spec: Box<ProcessSpec>,
+    },
     /// Start a process object inherited from the parent (created there, not
     /// here); report None, or the error `start()` raised, under `label`.
     StartInherited { label: String, process: Handle },
     /// Fork a bare OS child (`os.fork`) that inherits every descriptor, waits
-    /// at `gate`, then ends with `os._exit(0)`; this process goes on at once.
-    ForkHolder { gate: Handle },
+    /// at `gate`, then ends with `os._exit(0)`; report its pid under `label`
+    /// and go on at once.
+    ForkHolder { label: String, gate: Handle },
     /// Register an exit handler (`atexit`) that reports `label`.
     AtexitReport { label: String },
     /// Close a descriptor this process inherited.

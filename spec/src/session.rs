@@ -16,7 +16,7 @@ use std::time::Duration;
 pub enum TranscriptEntry {
     /// A trait call and what it returned.
     Call {
-        call: Call,
+        call: Box<Call>,
         reply: Result<Value, CallError>,
     },
     /// Something the clause saw for itself in the operating system.
@@ -62,7 +62,7 @@ impl<'a> Session<'a> {
     pub fn call(&mut self, call: Call) -> Result<Answer, Stop> {
         let reply = self.implementation.call(&call);
         self.transcript.push(TranscriptEntry::Call {
-            call,
+            call: Box::new(call),
             reply: reply.clone(),
         });
         match reply {
@@ -122,7 +122,13 @@ impl<'a> Session<'a> {
 
     /// `p.join()` with no timeout: a child that never ends is the clause's timeout.
     pub fn join(&mut self, process: Handle) -> Result<(), Stop> {
-        let v = self.ok("join()", Call::ProcessJoin { process, timeout: None })?;
+        let v = self.ok(
+            "join()",
+            Call::ProcessJoin {
+                process,
+                timeout: None,
+            },
+        )?;
         expect_eq("join() returns", &Value::None, &v)
     }
 
@@ -221,7 +227,11 @@ impl<'a> Session<'a> {
 }
 
 /// `observed` must equal `expected`.
-pub fn expect_eq<T: Debug + PartialEq>(check: &str, expected: &T, observed: &T) -> Result<(), Stop> {
+pub fn expect_eq<T: Debug + PartialEq>(
+    check: &str,
+    expected: &T,
+    observed: &T,
+) -> Result<(), Stop> {
     if expected == observed {
         Ok(())
     } else {
@@ -287,21 +297,31 @@ pub fn string(what: &str, v: &Value) -> Result<String, Stop> {
 pub fn handle(what: &str, v: &Value) -> Result<Handle, Stop> {
     match v {
         Value::Handle(h) => Ok(*h),
-        other => Err(Stop::Broken(format!("{what}: expected a handle, got {other}"))),
+        other => Err(Stop::Broken(format!(
+            "{what}: expected a handle, got {other}"
+        ))),
     }
 }
 
 pub fn handles(what: &str, v: &Value) -> Result<Vec<Handle>, Stop> {
     match v {
         Value::List(items) => items.iter().map(|i| handle(what, i)).collect(),
-        other => Err(Stop::Broken(format!("{what}: expected a list, got {other}"))),
+        other => Err(Stop::Broken(format!(
+            "{what}: expected a list, got {other}"
+        ))),
     }
 }
 
 /// A `[a, b]` pair of ints (`os.wait()`, `os.waitpid()`).
 pub fn int_pair(what: &str, v: &Value) -> Result<(i64, i64), Stop> {
     match v {
-        Value::List(items) if items.len() == 2 => Ok((int(what, &items[0])?, int(what, &items[1])?)),
-        other => Err(Stop::violation(what, "a (pid, status) pair", format!("{other}"))),
+        Value::List(items) if items.len() == 2 => {
+            Ok((int(what, &items[0])?, int(what, &items[1])?))
+        }
+        other => Err(Stop::violation(
+            what,
+            "a (pid, status) pair",
+            format!("{other}"),
+        )),
     }
 }

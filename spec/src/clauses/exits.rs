@@ -3,7 +3,7 @@
 use super::*;
 use crate::call::Call;
 use crate::implementation::Capability;
-use crate::program::{Ending, ExitArg, Program, ProcessSpec};
+use crate::program::{Ending, ExitArg, ProcessSpec, Program};
 use crate::session::{expect, expect_eq, string};
 use crate::value::{ErrorKind, PyError};
 
@@ -54,10 +54,18 @@ fn p12_terminate(s: &mut Session) -> Result<(), Stop> {
     s.ok("terminate()", Call::ProcessTerminate { process: p })?;
     s.join(p)?;
     expect_eq("exitcode after terminate()", &Some(-15), &s.exitcode(p)?)?;
-    let expected = format!("<Process name='Process-1' pid={pid} parent={me} stopped exitcode=-SIGTERM>");
+    let expected =
+        format!("<Process name='Process-1' pid={pid} parent={me} stopped exitcode=-SIGTERM>");
     expect_eq("repr() after terminate()", &expected, &repr(s, p)?)?;
-    s.ok("terminate() of an ended child", Call::ProcessTerminate { process: p })?;
-    expect_eq("exitcode after a second terminate()", &Some(-15), &s.exitcode(p)?)
+    s.ok(
+        "terminate() of an ended child",
+        Call::ProcessTerminate { process: p },
+    )?;
+    expect_eq(
+        "exitcode after a second terminate()",
+        &Some(-15),
+        &s.exitcode(p)?,
+    )
 }
 
 static P12_KILL: Clause = Clause {
@@ -78,7 +86,8 @@ fn p12_kill(s: &mut Session) -> Result<(), Stop> {
     s.ok("kill()", Call::ProcessKill { process: p })?;
     s.join(p)?;
     expect_eq("exitcode after kill()", &Some(-9), &s.exitcode(p)?)?;
-    let expected = format!("<Process name='Process-1' pid={pid} parent={me} stopped exitcode=-SIGKILL>");
+    let expected =
+        format!("<Process name='Process-1' pid={pid} parent={me} stopped exitcode=-SIGKILL>");
     expect_eq("repr() after kill()", &expected, &repr(s, p)?)
 }
 
@@ -100,11 +109,20 @@ fn p12_signal_ended(s: &mut Session) -> Result<(), Stop> {
     s.start(p)?;
     let pid = s.started_pid(p)?;
     await_zombie(s, pid, "the child ends")?;
-    s.ok("terminate() of an ended, unreaped child", Call::ProcessTerminate { process: p })?;
-    s.ok("kill() of an ended, unreaped child", Call::ProcessKill { process: p })?;
+    s.ok(
+        "terminate() of an ended, unreaped child",
+        Call::ProcessTerminate { process: p },
+    )?;
+    s.ok(
+        "kill() of an ended, unreaped child",
+        Call::ProcessKill { process: p },
+    )?;
     s.join(p)?;
     expect_eq("exitcode", &Some(0), &s.exitcode(p)?)?;
-    s.ok("terminate() of a reaped child", Call::ProcessTerminate { process: p })?;
+    s.ok(
+        "terminate() of a reaped child",
+        Call::ProcessTerminate { process: p },
+    )?;
     s.ok("kill() of a reaped child", Call::ProcessKill { process: p })?;
     expect_eq("exitcode after signalling it", &Some(0), &s.exitcode(p)?)
 }
@@ -125,11 +143,21 @@ fn check_ending(
     s.start(p)?;
     s.join(p)?;
     let name = string("name", &s.ok("name", Call::ProcessName { process: p })?)?;
-    expect_eq(&format!("exitcode after {what}"), &Some(code), &s.exitcode(p)?)?;
+    expect_eq(
+        &format!("exitcode after {what}"),
+        &Some(code),
+        &s.exitcode(p)?,
+    )?;
     let out = s.ok("captured stderr", Call::ProcessStderr { process: p })?;
     let text = match out {
         crate::Value::Bytes(b) => String::from_utf8_lossy(&b).into_owned(),
-        other => return Err(Stop::violation("captured stderr", "bytes", format!("{other}"))),
+        other => {
+            return Err(Stop::violation(
+                "captured stderr",
+                "bytes",
+                format!("{other}"),
+            ))
+        }
     };
     expect(
         &format!("stderr after {what}"),
@@ -163,8 +191,20 @@ static P13_SYSEXIT_NONE: Clause = Clause {
             the 3.9+ mapping.",
     needs: &[],
     body: |s| {
-        check_ending(s, Ending::SysExit(ExitArg::Missing), 0, |t, _| t.is_empty(), "nothing")?;
-        check_ending(s, Ending::SysExit(ExitArg::None), 0, |t, _| t.is_empty(), "nothing")
+        check_ending(
+            s,
+            Ending::SysExit(ExitArg::Missing),
+            0,
+            |t, _| t.is_empty(),
+            "nothing",
+        )?;
+        check_ending(
+            s,
+            Ending::SysExit(ExitArg::None),
+            0,
+            |t, _| t.is_empty(),
+            "nothing",
+        )
     },
 };
 
@@ -182,7 +222,13 @@ static P13_SYSEXIT_INT: Clause = Clause {
     needs: &[],
     body: |s| {
         for (n, code) in [(3, 3), (259, 3), (-1, 255)] {
-            check_ending(s, Ending::SysExit(ExitArg::Int(n)), code, |t, _| t.is_empty(), "nothing")?;
+            check_ending(
+                s,
+                Ending::SysExit(ExitArg::Int(n)),
+                code,
+                |t, _| t.is_empty(),
+                "nothing",
+            )?;
         }
         Ok(())
     },
@@ -226,8 +272,9 @@ static P13_UNCAUGHT: Clause = Clause {
             Ending::Raise(PyError::new(ErrorKind::ValueError, "boom")),
             1,
             |t, name| {
-                t.starts_with(&format!("Process {name}:\nTraceback (most recent call last):\n"))
-                    && t.ends_with("\nValueError: boom\n")
+                t.starts_with(&format!(
+                    "Process {name}:\nTraceback (most recent call last):\n"
+                )) && t.ends_with("\nValueError: boom\n")
             },
             "'Process NAME:', 'Traceback (most recent call last):', ..., 'ValueError: boom'",
         )

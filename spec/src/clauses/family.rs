@@ -5,7 +5,7 @@ use super::*;
 use crate::call::Call;
 use crate::implementation::Capability;
 use crate::observe::is_child_of_clause_process;
-use crate::program::{Program, ProcessSpec};
+use crate::program::{ProcessSpec, Program};
 use crate::session::{expect, expect_eq};
 use crate::value::Value;
 
@@ -53,7 +53,11 @@ fn p18(s: &mut Session) -> Result<(), Stop> {
     s.start(main)?;
     let daemon_pid = int_value("daemonic child pid", &s.report("daemon")?)?;
     let other_pid = int_value("other child pid", &s.report("other")?)?;
-    await_exit(s, daemon_pid, "the daemonic child is terminated at its parent's end")?;
+    await_exit(
+        s,
+        daemon_pid,
+        "the daemonic child is terminated at its parent's end",
+    )?;
     // The non-daemonic child waits at a closed gate, so its parent must still
     // be waiting for it.
     let alive = s.is_alive(main)?;
@@ -61,13 +65,37 @@ fn p18(s: &mut Session) -> Result<(), Stop> {
     s.join(main)?;
     let released = s.report("other-released")?;
     let other_orphaned = is_child_of_clause_process(other_pid);
-    s.observe(format!("pid {other_pid} orphaned to the clause"), other_orphaned);
+    s.observe(
+        format!("pid {other_pid} orphaned to the clause"),
+        other_orphaned,
+    );
     let daemon_orphaned = is_child_of_clause_process(daemon_pid);
-    s.observe(format!("pid {daemon_pid} orphaned to the clause"), daemon_orphaned);
-    expect_eq("parent alive while its non-daemonic child waits", &true, &alive)?;
-    expect_eq("the non-daemonic child ran on", &Value::Str("released".into()), &released)?;
-    expect("the non-daemonic child reaped by its parent", !other_orphaned, "reaped", "orphaned")?;
-    expect("the daemonic child reaped by its parent", !daemon_orphaned, "reaped", "orphaned")?;
+    s.observe(
+        format!("pid {daemon_pid} orphaned to the clause"),
+        daemon_orphaned,
+    );
+    expect_eq(
+        "parent alive while its non-daemonic child waits",
+        &true,
+        &alive,
+    )?;
+    expect_eq(
+        "the non-daemonic child ran on",
+        &Value::Str("released".into()),
+        &released,
+    )?;
+    expect(
+        "the non-daemonic child reaped by its parent",
+        !other_orphaned,
+        "reaped",
+        "orphaned",
+    )?;
+    expect(
+        "the daemonic child reaped by its parent",
+        !daemon_orphaned,
+        "reaped",
+        "orphaned",
+    )?;
     expect_eq("exitcode of the parent", &Some(0), &s.exitcode(main)?)
 }
 
@@ -91,7 +119,11 @@ static P19: Clause = Clause {
 
 fn p19(s: &mut Session) -> Result<(), Stop> {
     let main_name = s.ok("current_process().name", Call::CurrentProcessName)?;
-    expect_eq("name of the main process", &Value::Str("MainProcess".into()), &main_name)?;
+    expect_eq(
+        "name of the main process",
+        &Value::Str("MainProcess".into()),
+        &main_name,
+    )?;
     let first = s.new_process(ProcessSpec::target(Program::steps(vec![
         report("name", Probe::Name),
         Step::Start {
@@ -139,9 +171,21 @@ fn p19(s: &mut Session) -> Result<(), Stop> {
     .map(Value::Str)
     .collect();
     expect_eq("names of five process objects", &expected, &names)?;
-    expect_eq("name inside the first child", &Value::Str("Process-1".into()), &child_name)?;
-    expect_eq("name of its child", &Value::Str("Process-1:1".into()), &grandchild_name)?;
-    expect_eq("name inside the context's child", &Value::Str(format!("{class}-2")), &context_name)
+    expect_eq(
+        "name inside the first child",
+        &Value::Str("Process-1".into()),
+        &child_name,
+    )?;
+    expect_eq(
+        "name of its child",
+        &Value::Str("Process-1:1".into()),
+        &grandchild_name,
+    )?;
+    expect_eq(
+        "name inside the context's child",
+        &Value::Str(format!("{class}-2")),
+        &context_name,
+    )
 }
 
 static P20: Clause = Clause {
@@ -159,8 +203,15 @@ static P20: Clause = Clause {
 
 fn p20(s: &mut Session) -> Result<(), Stop> {
     let me = s.getpid()?;
-    let in_main = s.ok("parent_process() in the main process", Call::ParentProcessPid)?;
-    expect_eq("parent_process() in the main process", &Value::None, &in_main)?;
+    let in_main = s.ok(
+        "parent_process() in the main process",
+        Call::ParentProcessPid,
+    )?;
+    expect_eq(
+        "parent_process() in the main process",
+        &Value::None,
+        &in_main,
+    )?;
     let p = s.new_process(ProcessSpec::target(Program::steps(vec![
         report("parent-pid", Probe::ParentProcessPid),
         report("parent-name", Probe::ParentProcessName),
@@ -170,5 +221,9 @@ fn p20(s: &mut Session) -> Result<(), Stop> {
     let name = s.report("parent-name")?;
     s.join(p)?;
     expect_eq("parent_process().pid in the child", &Value::Int(me), &pid)?;
-    expect_eq("parent_process().name in the child", &Value::Str("MainProcess".into()), &name)
+    expect_eq(
+        "parent_process().name in the child",
+        &Value::Str("MainProcess".into()),
+        &name,
+    )
 }

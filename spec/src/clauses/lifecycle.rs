@@ -3,7 +3,7 @@
 use super::*;
 use crate::call::Call;
 use crate::implementation::Capability;
-use crate::program::{Ending, Program, ProcessSpec};
+use crate::program::{Ending, ProcessSpec, Program};
 use crate::session::{boolean, expect, expect_eq, expect_error};
 use crate::value::{ErrorKind, Value};
 
@@ -40,7 +40,11 @@ fn p01(s: &mut Session) -> Result<(), Stop> {
         ErrorKind::AssertionError,
         "cannot start a process twice",
     )?;
-    expect_eq("pid after the failed second start()", &Some(pid), &s.pid(p)?)?;
+    expect_eq(
+        "pid after the failed second start()",
+        &Some(pid),
+        &s.pid(p)?,
+    )?;
     s.open(gate)?;
     let ran = s.report("ran")?;
     expect_eq("the first child ran", &Value::Int(pid), &ran)?;
@@ -67,7 +71,10 @@ fn p02(s: &mut Session) -> Result<(), Stop> {
         "ran",
         Probe::Pid,
     )])))?;
-    s.ok("close() of a never-started process", Call::ProcessClose { process: p })?;
+    s.ok(
+        "close() of a never-started process",
+        Call::ProcessClose { process: p },
+    )?;
     s.raises_exactly(
         "start() after close()",
         Call::ProcessStart { process: p },
@@ -179,7 +186,11 @@ fn p05(s: &mut Session) -> Result<(), Stop> {
     s.start(finished)?;
     let pid = s.started_pid(finished)?;
     let state = await_zombie(s, pid, "the first child ends")?;
-    expect_eq("the ended child before anything reaps it", &Some('Z'), &state)?;
+    expect_eq(
+        "the ended child before anything reaps it",
+        &Some('Z'),
+        &state,
+    )?;
     expect(
         "children set before the next start()",
         s.children_set()?.contains(&finished),
@@ -219,11 +230,19 @@ static P06: Clause = Clause {
 fn p06(s: &mut Session) -> Result<(), Stop> {
     let p = s.new_process(ProcessSpec::default())?;
     let before = s.ok("holds target", Call::ProcessHoldsTarget { process: p })?;
-    expect_eq("target held before start()", &true, &boolean("holds", &before)?)?;
+    expect_eq(
+        "target held before start()",
+        &true,
+        &boolean("holds", &before)?,
+    )?;
     s.start(p)?;
     let after = s.ok("holds target", Call::ProcessHoldsTarget { process: p })?;
     s.join(p)?;
-    expect_eq("target held after start()", &false, &boolean("holds", &after)?)
+    expect_eq(
+        "target held after start()",
+        &false,
+        &boolean("holds", &after)?,
+    )
 }
 
 static P07: Clause = Clause {
@@ -243,7 +262,11 @@ fn p07(s: &mut Session) -> Result<(), Stop> {
     let p = s.new_process(ProcessSpec::target(Program::steps(vec![wait_gate(gate)])))?;
     s.start(p)?;
     let pid = s.started_pid(p)?;
-    expect_eq("active_children() while it runs", &vec![p], &s.active_children()?)?;
+    expect_eq(
+        "active_children() while it runs",
+        &vec![p],
+        &s.active_children()?,
+    )?;
     s.open(gate)?;
     await_zombie(s, pid, "the child ends")?;
     expect_eq("children set once it ended", &vec![p], &s.children_set()?)?;
@@ -320,9 +343,18 @@ fn p09(s: &mut Session) -> Result<(), Stop> {
     let ran = s.report("ran")?;
     let where_ = s.report("pid")?;
     s.join(p)?;
-    expect_eq("what ran in the child", &Value::Str("override".into()), &ran)?;
+    expect_eq(
+        "what ran in the child",
+        &Value::Str("override".into()),
+        &ran,
+    )?;
     expect_eq("where it ran", &Value::Int(pid), &where_)?;
-    expect("where it ran", pid != me, "a process other than the caller", pid)
+    expect(
+        "where it ran",
+        pid != me,
+        "a process other than the caller",
+        pid,
+    )
 }
 
 static P10: Clause = Clause {
@@ -350,7 +382,12 @@ fn p10(s: &mut Session) -> Result<(), Stop> {
     let alive = s.is_alive(p)?;
     s.open(gate)?;
     s.join(p)?;
-    expect("the pid names a live process", matches!(state, Some(c) if c != 'Z'), "a live process", state)?;
+    expect(
+        "the pid names a live process",
+        matches!(state, Some(c) if c != 'Z'),
+        "a live process",
+        state,
+    )?;
     expect_eq("is_alive() while it waits", &true, &alive)?;
     expect_eq("is_alive() after join()", &false, &s.is_alive(p)?)
 }

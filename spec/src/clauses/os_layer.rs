@@ -8,7 +8,8 @@ use crate::program::{Ending, ExitArg, Program};
 use crate::session::{expect, expect_eq, expect_error, handle, int, int_pair};
 use crate::value::{ErrorKind, PyError, Value};
 
-pub(super) const CLAUSES: &[&Clause] = &[&O01, &O02, &O03, &O04, &O05, &O06, &O07, &O08, &O09, &O10];
+pub(super) const CLAUSES: &[&Clause] =
+    &[&O01, &O02, &O03, &O04, &O05, &O06, &O07, &O08, &O09, &O10];
 
 const FORK: &[Capability] = &[Capability::OsFork];
 
@@ -25,13 +26,19 @@ fn waitpid(s: &mut Session, pid: i64, nohang: bool) -> Result<Result<(i64, i64),
 }
 
 fn reap(s: &mut Session, pid: i64) -> Result<(i64, i64), Stop> {
-    waitpid(s, pid, false)?.map_err(|e| Stop::violation("os.waitpid(pid, 0)", "(pid, status)", format!("{e}")))
+    waitpid(s, pid, false)?
+        .map_err(|e| Stop::violation("os.waitpid(pid, 0)", "(pid, status)", format!("{e}")))
 }
 
 fn pipe(s: &mut Session) -> Result<(Handle, Handle), Stop> {
     match s.ok("os.pipe()", Call::OsPipe)? {
-        Value::List(ends) if ends.len() == 2 => Ok((handle("read end", &ends[0])?, handle("write end", &ends[1])?)),
-        other => Err(Stop::Broken(format!("os.pipe(): expected two handles, got {other}"))),
+        Value::List(ends) if ends.len() == 2 => Ok((
+            handle("read end", &ends[0])?,
+            handle("write end", &ends[1])?,
+        )),
+        other => Err(Stop::Broken(format!(
+            "os.pipe(): expected two handles, got {other}"
+        ))),
     }
 }
 
@@ -86,8 +93,16 @@ fn o02(s: &mut Session) -> Result<(), Stop> {
     let first = s.ok("os.wait()", Call::OsWait)?;
     s.open(gate)?;
     let second = s.ok("os.wait()", Call::OsWait)?;
-    expect_eq("os.wait() while the older child runs", &Value::List(vec![Value::Int(younger), Value::Int(5 << 8)]), &first)?;
-    expect_eq("os.wait() once the older child ended", &Value::List(vec![Value::Int(older), Value::Int(0)]), &second)
+    expect_eq(
+        "os.wait() while the older child runs",
+        &Value::List(vec![Value::Int(younger), Value::Int(5 << 8)]),
+        &first,
+    )?;
+    expect_eq(
+        "os.wait() once the older child ended",
+        &Value::List(vec![Value::Int(older), Value::Int(0)]),
+        &second,
+    )
 }
 
 static O03: Clause = Clause {
@@ -126,10 +141,20 @@ static O04: Clause = Clause {
 fn o04(s: &mut Session) -> Result<(), Stop> {
     let gate = s.gate()?;
     let pid = fork(s, Program::new(vec![wait_gate(gate)], Ending::OsExit(0)))?;
-    let polled = s.ok("os.waitpid(-1, WNOHANG)", Call::OsWaitpid { pid: -1, nohang: true })?;
+    let polled = s.ok(
+        "os.waitpid(-1, WNOHANG)",
+        Call::OsWaitpid {
+            pid: -1,
+            nohang: true,
+        },
+    )?;
     s.open(gate)?;
     reap(s, pid)?;
-    expect_eq("os.waitpid(-1, WNOHANG) with a running child", &Value::List(vec![Value::Int(0), Value::Int(0)]), &polled)
+    expect_eq(
+        "os.waitpid(-1, WNOHANG) with a running child",
+        &Value::List(vec![Value::Int(0), Value::Int(0)]),
+        &polled,
+    )
 }
 
 static O05: Clause = Clause {
@@ -162,10 +187,23 @@ fn o05(s: &mut Session) -> Result<(), Stop> {
     seen.sort();
     let mut expected = vec![(a, 1 << 8), (b, 2 << 8)];
     expected.sort();
-    expect_eq("what os.waitpid(-1, WNOHANG) returned, in pid order", &expected, &seen)?;
+    expect_eq(
+        "what os.waitpid(-1, WNOHANG) returned, in pid order",
+        &expected,
+        &seen,
+    )?;
     match last {
-        Some(e) => expect_error("os.waitpid(-1, WNOHANG) with no child left", &e, ErrorKind::ChildProcessError, "[Errno 10] No child processes"),
-        None => Err(Stop::violation("os.waitpid(-1, WNOHANG) with no child left", "ChildProcessError", "no error")),
+        Some(e) => expect_error(
+            "os.waitpid(-1, WNOHANG) with no child left",
+            &e,
+            ErrorKind::ChildProcessError,
+            "[Errno 10] No child processes",
+        ),
+        None => Err(Stop::violation(
+            "os.waitpid(-1, WNOHANG) with no child left",
+            "ChildProcessError",
+            "no error",
+        )),
     }
 }
 
@@ -184,12 +222,29 @@ static O06: Clause = Clause {
 fn o06(s: &mut Session) -> Result<(), Stop> {
     let calls = [
         ("os.wait()", Call::OsWait),
-        ("os.waitpid(-1, 0)", Call::OsWaitpid { pid: -1, nohang: false }),
-        ("os.waitpid(-1, WNOHANG)", Call::OsWaitpid { pid: -1, nohang: true }),
+        (
+            "os.waitpid(-1, 0)",
+            Call::OsWaitpid {
+                pid: -1,
+                nohang: false,
+            },
+        ),
+        (
+            "os.waitpid(-1, WNOHANG)",
+            Call::OsWaitpid {
+                pid: -1,
+                nohang: true,
+            },
+        ),
     ];
     for (what, call) in calls {
         let e = s.raises(&format!("{what} with no child"), call)?;
-        expect_error(&format!("{what} with no child"), &e, ErrorKind::ChildProcessError, "[Errno 10] No child processes")?;
+        expect_error(
+            &format!("{what} with no child"),
+            &e,
+            ErrorKind::ChildProcessError,
+            "[Errno 10] No child processes",
+        )?;
         expect_eq(&format!("errno of {what}"), &Some(10), &e.errno)?;
     }
     Ok(())
@@ -213,13 +268,26 @@ fn o07(s: &mut Session) -> Result<(), Stop> {
     let (_, exit_status) = reap(s, exited)?;
     let gate = s.gate()?;
     let killed = fork(s, Program::new(vec![wait_gate(gate)], Ending::OsExit(0)))?;
-    s.ok("os.kill(pid, SIGKILL)", Call::OsKill { pid: killed, signal: 9 })?;
+    s.ok(
+        "os.kill(pid, SIGKILL)",
+        Call::OsKill {
+            pid: killed,
+            signal: 9,
+        },
+    )?;
     let (_, kill_status) = reap(s, killed)?;
     expect_eq("status of a child that exited 3", &(3 << 8), &exit_status)?;
     expect_eq("status of a child killed by SIGKILL", &9, &kill_status)?;
     for (status, code) in [(exit_status, 3), (kill_status, -9)] {
-        let v = s.ok("os.waitstatus_to_exitcode()", Call::OsWaitstatusToExitcode { status })?;
-        expect_eq(&format!("os.waitstatus_to_exitcode({status})"), &Value::Int(code), &v)?;
+        let v = s.ok(
+            "os.waitstatus_to_exitcode()",
+            Call::OsWaitstatusToExitcode { status },
+        )?;
+        expect_eq(
+            &format!("os.waitstatus_to_exitcode({status})"),
+            &Value::Int(code),
+            &v,
+        )?;
     }
     Ok(())
 }
@@ -243,20 +311,40 @@ fn o08(s: &mut Session) -> Result<(), Stop> {
         Program::new(
             vec![
                 Step::CloseFd { fd: r },
-                Step::WriteFd { fd: w, data: b"from child;".to_vec() },
+                Step::WriteFd {
+                    fd: w,
+                    data: b"from child;".to_vec(),
+                },
                 Step::CloseFd { fd: w },
             ],
             Ending::OsExit(0),
         ),
     )?;
     let status = reap(s, child)?.1;
-    s.ok("os.write() in the parent after the child closed its copy", Call::OsWrite { fd: w, data: b"from parent".to_vec() })?;
+    s.ok(
+        "os.write() in the parent after the child closed its copy",
+        Call::OsWrite {
+            fd: w,
+            data: b"from parent".to_vec(),
+        },
+    )?;
     let hang = s.hang_secs();
-    let got = s.ok("os.read()", Call::OsRead { fd: r, max: 4096, timeout: hang })?;
+    let got = s.ok(
+        "os.read()",
+        Call::OsRead {
+            fd: r,
+            max: 4096,
+            timeout: hang,
+        },
+    )?;
     s.ok("close the read end", Call::OsClose { fd: r })?;
     s.ok("close the write end", Call::OsClose { fd: w })?;
     expect_eq("the child's status", &0, &status)?;
-    expect_eq("bytes in the pipe", &Value::Bytes(b"from child;from parent".to_vec()), &got)
+    expect_eq(
+        "bytes in the pipe",
+        &Value::Bytes(b"from child;from parent".to_vec()),
+        &got,
+    )
 }
 
 static O09: Clause = Clause {
@@ -274,16 +362,48 @@ static O09: Clause = Clause {
 fn o09(s: &mut Session) -> Result<(), Stop> {
     let (r, w) = pipe(s)?;
     let gate = s.gate()?;
-    let child = fork(s, Program::new(vec![Step::CloseFd { fd: r }, wait_gate(gate)], Ending::OsExit(0)))?;
+    let child = fork(
+        s,
+        Program::new(
+            vec![
+                report("holding", Probe::Text("holding".into())),
+                wait_gate(gate),
+            ],
+            Ending::OsExit(0),
+        ),
+    )?;
+    // Once the child reports, it surely holds its copy of the write end.
+    s.report("holding")?;
     s.ok("close the parent's write end", Call::OsClose { fd: w })?;
-    let while_held = s.ok("readable", Call::OsReadable { fd: r, timeout: 0.0 })?;
+    let while_held = s.ok(
+        "readable",
+        Call::OsReadable {
+            fd: r,
+            timeout: 0.0,
+        },
+    )?;
     s.open(gate)?;
     reap(s, child)?;
     let hang = s.hang_secs();
-    let at_end = s.ok("os.read()", Call::OsRead { fd: r, max: 16, timeout: hang })?;
+    let at_end = s.ok(
+        "os.read()",
+        Call::OsRead {
+            fd: r,
+            max: 16,
+            timeout: hang,
+        },
+    )?;
     s.ok("close the read end", Call::OsClose { fd: r })?;
-    expect_eq("read end readable while the child holds a write end", &Value::Bool(false), &while_held)?;
-    expect_eq("os.read() once every write end is closed", &Value::Bytes(vec![]), &at_end)
+    expect_eq(
+        "read end readable while the child holds a write end",
+        &Value::Bool(false),
+        &while_held,
+    )?;
+    expect_eq(
+        "os.read() once every write end is closed",
+        &Value::Bytes(vec![]),
+        &at_end,
+    )
 }
 
 static O10: Clause = Clause {
@@ -303,7 +423,9 @@ fn o10(s: &mut Session) -> Result<(), Stop> {
         s,
         Program::new(
             vec![
-                Step::AtexitReport { label: "atexit-ran".into() },
+                Step::AtexitReport {
+                    label: "atexit-ran".into(),
+                },
                 report("sys.exit", Probe::TrySysExit(ExitArg::Int(2))),
             ],
             Ending::OsExit(4),
@@ -313,6 +435,14 @@ fn o10(s: &mut Session) -> Result<(), Stop> {
     let caught = s.report("sys.exit")?;
     let reports = s.reports_so_far()?;
     expect_eq("status after os._exit(4)", &(4 << 8), &status)?;
-    expect_eq("sys.exit(2) raises", &Value::Error(PyError::new(ErrorKind::SystemExit, "2")), &caught)?;
-    expect_eq("reports, exit handlers included", &vec!["sys.exit".to_string()], &reports)
+    expect_eq(
+        "sys.exit(2) raises",
+        &Value::Error(PyError::new(ErrorKind::SystemExit, "2")),
+        &caught,
+    )?;
+    expect_eq(
+        "reports, exit handlers included",
+        &vec!["sys.exit".to_string()],
+        &reports,
+    )
 }

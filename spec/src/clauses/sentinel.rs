@@ -4,7 +4,7 @@ use super::*;
 use crate::call::Call;
 use crate::implementation::Capability;
 use crate::observe::fd_target;
-use crate::program::{Program, ProcessSpec};
+use crate::program::{ProcessSpec, Program};
 use crate::session::{expect, expect_eq, int};
 use crate::value::{ErrorKind, Value};
 
@@ -35,7 +35,11 @@ fn p15_ready(s: &mut Session) -> Result<(), Stop> {
     await_exit(s, pid, "the child ends")?;
     let after_exit = s.sentinel_ready(p, 0.0)?;
     s.join(p)?;
-    expect_eq("sentinel ready while the child runs", &false, &while_running)?;
+    expect_eq(
+        "sentinel ready while the child runs",
+        &false,
+        &while_running,
+    )?;
     expect_eq("sentinel ready once the child ended", &true, &after_exit)
 }
 
@@ -58,11 +62,15 @@ static P15_HELD: Clause = Clause {
 
 fn p15_held(s: &mut Session) -> Result<(), Stop> {
     let holder_gate = s.gate()?;
-    let p = s.new_process(ProcessSpec::target(Program::steps(vec![Step::ForkHolder {
-        gate: holder_gate,
-    }])))?;
+    let p = s.new_process(ProcessSpec::target(Program::steps(vec![
+        Step::ForkHolder {
+            label: "holder".into(),
+            gate: holder_gate,
+        },
+    ])))?;
     s.start(p)?;
     let pid = s.started_pid(p)?;
+    let holder = int_value("the holder's pid", &s.report("holder")?)?;
     await_exit(s, pid, "the child ends")?;
     let held = s.sentinel_ready(p, 0.0)?;
     let joined = s.join_timeout(p, 0.05)?;
@@ -70,6 +78,7 @@ fn p15_held(s: &mut Session) -> Result<(), Stop> {
     s.open(holder_gate)?;
     let hang = s.hang_secs();
     let released = s.sentinel_ready(p, hang)?;
+    await_exit(s, holder, "the holder ends once released")?;
     s.join(p)?;
     expect_eq("sentinel ready while a descendant holds it", &false, &held)?;
     expect_eq("join(0.05) returns", &Value::None, &joined)?;
@@ -102,7 +111,11 @@ fn p16(s: &mut Session) -> Result<(), Stop> {
     s.open(gate)?;
     s.join(p)?;
     expect_eq("exitcode of a running child", &None, &before)?;
-    expect_eq("join(0.05) of a running child returns", &Value::None, &joined)?;
+    expect_eq(
+        "join(0.05) of a running child returns",
+        &Value::None,
+        &joined,
+    )?;
     expect_eq("exitcode after join(0.05)", &None, &after)?;
     expect_eq("is_alive() after join(0.05)", &true, &alive)?;
     expect_eq("exitcode after join()", &Some(0), &s.exitcode(p)?)
@@ -126,7 +139,10 @@ fn p17_running(s: &mut Session) -> Result<(), Stop> {
     let gate = s.gate()?;
     let p = s.new_process(ProcessSpec::target(Program::steps(vec![wait_gate(gate)])))?;
     s.start(p)?;
-    let refused = s.raises("close() of a running child", Call::ProcessClose { process: p })?;
+    let refused = s.raises(
+        "close() of a running child",
+        Call::ProcessClose { process: p },
+    )?;
     let alive = s.is_alive(p)?;
     s.open(gate)?;
     s.join(p)?;
@@ -163,17 +179,39 @@ fn p17_closed(s: &mut Session) -> Result<(), Stop> {
     })?;
     s.start(p)?;
     s.join(p)?;
-    let fd = int("sentinel", &s.ok("sentinel", Call::ProcessSentinel { process: p })?)?;
+    let fd = int(
+        "sentinel",
+        &s.ok("sentinel", Call::ProcessSentinel { process: p })?,
+    )?;
     let before = fd_target(owner, fd);
     s.observe(format!("fd {fd} of pid {owner} before close()"), &before);
-    s.ok("close() of an ended child", Call::ProcessClose { process: p })?;
+    s.ok(
+        "close() of an ended child",
+        Call::ProcessClose { process: p },
+    )?;
     let after = fd_target(owner, fd);
     s.observe(format!("fd {fd} of pid {owner} after close()"), &after);
-    expect("the sentinel before close()", before.is_some(), "an open descriptor", &before)?;
-    expect("the sentinel after close()", after != before, "the descriptor released", &after)?;
+    expect(
+        "the sentinel before close()",
+        before.is_some(),
+        "an open descriptor",
+        &before,
+    )?;
+    expect(
+        "the sentinel after close()",
+        after != before,
+        "the descriptor released",
+        &after,
+    )?;
     let guarded = [
         ("start()", Call::ProcessStart { process: p }),
-        ("join()", Call::ProcessJoin { process: p, timeout: None }),
+        (
+            "join()",
+            Call::ProcessJoin {
+                process: p,
+                timeout: None,
+            },
+        ),
         ("is_alive()", Call::ProcessIsAlive { process: p }),
         ("pid", Call::ProcessPid { process: p }),
         ("exitcode", Call::ProcessExitcode { process: p }),
@@ -192,5 +230,6 @@ fn p17_closed(s: &mut Session) -> Result<(), Stop> {
     expect_eq("name after close()", &Value::Str("closing".into()), &name)?;
     let daemon = s.ok("daemon after close()", Call::ProcessDaemon { process: p })?;
     expect_eq("daemon after close()", &Value::Bool(false), &daemon)?;
-    s.ok("a second close()", Call::ProcessClose { process: p }).map(drop)
+    s.ok("a second close()", Call::ProcessClose { process: p })
+        .map(drop)
 }

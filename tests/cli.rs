@@ -1,0 +1,104 @@
+//! The command line: listings, filters, and one clear line with status 2 for
+//! bad input.
+
+mod common;
+use common::*;
+use rstest::rstest;
+use serde_json::Value;
+
+#[test]
+fn list_json_covers_every_process_and_os_behaviour() {
+    let output = mpconform()
+        .args(["list", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let list: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let covered: Vec<String> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| {
+            c["behaviours"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|b| b.as_str().unwrap().to_string())
+        })
+        .collect();
+    let wanted = (1..=20)
+        .map(|n| format!("P{n:02}"))
+        .chain((1..=10).map(|n| format!("O{n:02}")));
+    for id in wanted {
+        assert!(covered.contains(&id), "no clause covers {id}");
+    }
+    for clause in list.as_array().unwrap() {
+        for field in ["id", "statement", "notes"] {
+            assert!(
+                !clause[field].as_str().unwrap().is_empty(),
+                "{clause:#} lacks {field}"
+            );
+        }
+        assert!(
+            !clause["seeds"].as_array().unwrap().is_empty(),
+            "{clause:#} cites no seed"
+        );
+    }
+}
+
+#[rstest]
+#[case(&["run", "--clause", "P99-nothing"], "error: unknown clause 'P99-nothing' (see `mpconform list`)")]
+#[case(&["run", "--behaviour", "Z01"], "error: unknown behaviour 'Z01' (see BEHAVIOURS.md)")]
+#[case(&["run", "--fault", "no-such-fault"], "error: unknown fault 'no-such-fault' (see `mpconform faults`)")]
+#[case(&["run", "--target", "python:nowhere"], "error: unknown target 'python:nowhere': expected 'ref' or 'loopback:ref'")]
+#[case(&["run", "--timeout", "0"], "error: the time limit must be a positive number of seconds, not 0")]
+#[case(&["run", "-j", "0"], "error: -j must be at least 1")]
+#[case(&["run", "--no-such-flag"], "error: unexpected argument '--no-such-flag' found")]
+#[case(&["frobnicate"], "error: unrecognized subcommand 'frobnicate'")]
+fn bad_input_gives_one_line_and_status_2(#[case] args: &[&str], #[case] line: &str) {
+    let output = mpconform().args(args).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(String::from_utf8_lossy(&output.stderr), format!("{line}\n"));
+    assert!(output.stdout.is_empty());
+}
+
+#[test]
+fn filters_select_by_clause_and_by_behaviour() {
+    let (status, report) = run_json(&["--clause", "P01-start-once", "--behaviour", "O06"]);
+    assert_eq!(status, 0);
+    let ran: Vec<String> = verdicts(&report).into_keys().collect();
+    assert_eq!(ran, vec!["O06-echild[fork]", "P01-start-once[fork]"]);
+}
+
+#[test]
+fn a_failure_shows_expected_observed_and_the_transcript() {
+    let output = mpconform()
+        .args([
+            "run",
+            "--fault",
+            "join-does-not-reap",
+            "--clause",
+            "P11-join-reaps",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("check:    the child after join()"), "{text}");
+    assert!(text.contains("expected: None"), "{text}");
+    assert!(text.contains("transcript:"), "{text}");
+    assert!(
+        text.contains(r#"{"call":"process_join","process":1,"timeout":null} -> None"#),
+        "{text}"
+    );
+}
+
+#[test]
+fn faults_lists_each_switch_with_the_mistake_it_imitates() {
+    let output = mpconform().arg("faults").output().unwrap();
+    assert!(output.status.success());
+    let text = String::from_utf8_lossy(&output.stdout);
+    for name in fault_names() {
+        assert!(text.contains(&name));
+    }
+}
