@@ -36,8 +36,10 @@ fn a_full_run_leaves_no_process_zombie_or_descriptor() {
         Some("exit-does-not-await-children"),
         Some("start-twice-forks-again"),
         Some("close-keeps-sentinel"),
+        Some("join-ignores-timeout"),
+        Some("waitpid-aborts-on-echild"),
     ] {
-        let mut args = vec!["--target", "ref", "--timeout", "4"];
+        let mut args = vec!["--target", "ref", "--timeout", "1"];
         if let Some(f) = fault {
             args.extend(["--fault", f]);
         }

@@ -3,7 +3,7 @@
 //! reaped, descriptors checked) and writes the outcome as JSON.
 
 use crate::target::Target;
-use crate::verdict::{Outcome, Verdict};
+use crate::verdict::{ClauseMessage, Outcome, Verdict};
 use mpconform_ref::Fault;
 use mpconform_spec::{Call, Clause, Session, Stop};
 use std::collections::BTreeSet;
@@ -30,17 +30,21 @@ pub fn run_in_this_process(job: &ClauseJob) -> i32 {
     // Orphans of the implementation's processes come here, so none escapes.
     // SAFETY: prctl with PR_SET_CHILD_SUBREAPER takes an integer flag.
     unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
-    let outcome = run_job(job);
+    let outcome = run_job(job, &report);
     if std::process::id() != me {
         // A forked child that returned here by mistake must not report.
         // SAFETY: _exit only ends the process.
         unsafe { libc::_exit(70) };
     }
-    let mut report = report;
-    let text = serde_json::to_string(&outcome).expect("outcomes serialize");
-    let _ = writeln!(report, "{text}");
-    let _ = report.flush();
+    send(&report, &ClauseMessage::Outcome(Box::new(outcome)));
     0
+}
+
+/// One message, one line, one write.
+fn send(mut to: &std::fs::File, message: &ClauseMessage) {
+    let mut line = serde_json::to_vec(message).expect("messages serialize");
+    line.push(b'\n');
+    let _ = to.write_all(&line);
 }
 
 /// Keeps standard output for the outcome alone: children write theirs to
@@ -55,7 +59,7 @@ fn private_stdout() -> std::fs::File {
     }
 }
 
-fn run_job(job: &ClauseJob) -> Outcome {
+fn run_job(job: &ClauseJob, report: &std::fs::File) -> Outcome {
     let started = Instant::now();
     let fds_before = open_fds();
     let hang = job.limit / 2;
@@ -94,6 +98,12 @@ fn run_job(job: &ClauseJob) -> Outcome {
                 outcome.reason = Some(format!("lacks {}", missing.join(", ")));
             } else {
                 let mut session = Session::new(implementation.as_mut(), job.method, hang);
+                let me = std::process::id();
+                session.watch(Box::new(move |entry| {
+                    if std::process::id() == me {
+                        send(report, &ClauseMessage::Entry(entry.clone()));
+                    }
+                }));
                 let result = session
                     .call(Call::UseStartMethod {
                         method: job.method.to_string(),

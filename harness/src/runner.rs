@@ -5,9 +5,9 @@
 
 use crate::error::HarnessError;
 use crate::target::Target;
-use crate::verdict::{Outcome, Verdict};
+use crate::verdict::{ClauseMessage, Outcome, Verdict};
 use mpconform_ref::Fault;
-use mpconform_spec::Clause;
+use mpconform_spec::{Clause, TranscriptEntry};
 use std::io::Read;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -35,6 +35,9 @@ pub struct Run {
 /// `progress` sees each outcome as it arrives.
 pub fn run(plan: &Plan, progress: &(dyn Fn(&Outcome) + Sync)) -> Result<Run, HarnessError> {
     let started = Instant::now();
+    // What a killed clause leaves behind comes here to be reaped, not to init.
+    // SAFETY: prctl with PR_SET_CHILD_SUBREAPER takes an integer flag.
+    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
     let exe = std::env::current_exe()?;
     let methods = plan.target.open(None)?.describe().start_methods;
     let work: Vec<(&'static Clause, &str)> = plan
@@ -136,14 +139,22 @@ fn run_one(
     let status = child.wait()?;
     // SAFETY: as above; whatever is left of the group is killed.
     let stray_group = unsafe { libc::kill(-pid, libc::SIGKILL) } == 0;
+    if stray_group || timed_out {
+        reap_group(pid);
+    }
     out.drain();
     err.drain();
     let millis = started.elapsed().as_secs_f64() * 1000.0;
     let stderr = tail(&String::from_utf8_lossy(&err.data));
-    let reported: Option<Outcome> = String::from_utf8_lossy(&out.data)
-        .lines()
-        .next()
-        .and_then(|line| serde_json::from_str(line).ok());
+    let mut entries = Vec::new();
+    let mut reported = None;
+    for line in String::from_utf8_lossy(&out.data).lines() {
+        match serde_json::from_str(line) {
+            Ok(ClauseMessage::Entry(entry)) => entries.push(entry),
+            Ok(ClauseMessage::Outcome(outcome)) => reported = Some(*outcome),
+            Err(_) => {}
+        }
+    }
     let mut outcome = match (timed_out, reported) {
         (true, _) => bare(
             clause,
@@ -153,6 +164,7 @@ fn run_one(
                 "no verdict within the {:?} limit: the clause's process group was killed",
                 plan.limit
             ),
+            entries,
         ),
         (false, Some(outcome)) => outcome,
         (false, None) => bare(
@@ -168,6 +180,7 @@ fn run_one(
                     status.code().unwrap_or(-1)
                 ),
             },
+            entries,
         ),
     };
     if outcome.verdict != Verdict::Pass {
@@ -183,14 +196,52 @@ fn run_one(
     Ok(outcome)
 }
 
-fn bare(clause: &Clause, method: &str, verdict: Verdict, reason: String) -> Outcome {
+/// Reaps the members of process group `group` that were orphaned to this
+/// process, until none is left; other workers' clause processes (each in a
+/// group of its own) are never touched.
+fn reap_group(group: i32) {
+    let me = std::process::id() as i32;
+    loop {
+        let orphans: Vec<i32> = std::fs::read_dir("/proc")
+            .into_iter()
+            .flatten()
+            .filter_map(|entry| {
+                let pid: i32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
+                let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+                let mut fields = stat[stat.rfind(')')? + 1..].split_whitespace().skip(1);
+                let ppid: i32 = fields.next()?.parse().ok()?;
+                let pgrp: i32 = fields.next()?.parse().ok()?;
+                (ppid == me && pgrp == group).then_some(pid)
+            })
+            .collect();
+        if orphans.is_empty() {
+            return;
+        }
+        for pid in orphans {
+            let mut status = 0;
+            // SAFETY: the group was killed; waitpid on our own child.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+                libc::waitpid(pid, &mut status, 0);
+            }
+        }
+    }
+}
+
+fn bare(
+    clause: &Clause,
+    method: &str,
+    verdict: Verdict,
+    reason: String,
+    transcript: Vec<TranscriptEntry>,
+) -> Outcome {
     Outcome {
         clause: clause.id.to_string(),
         method: method.to_string(),
         verdict,
         reason: Some(reason),
         violation: None,
-        transcript: Vec::new(),
+        transcript,
         leftover_processes: Vec::new(),
         leaked_fds: Vec::new(),
         stderr: String::new(),

@@ -81,3 +81,13 @@ pub struct Outcome {
     #[serde(default)]
     pub body_millis: f64,
 }
+
+/// One line from a clause's process to the runner: each transcript entry as
+/// it happens, then the outcome. A clause killed mid-way still leaves the
+/// entries it made.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClauseMessage {
+    Entry(TranscriptEntry),
+    Outcome(Box<Outcome>),
+}

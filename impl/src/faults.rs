@@ -101,6 +101,10 @@ faults! {
         "waitpid looks at an ended child without reaping it (WNOWAIT), so it is reported again",
     EchildAsZeroTuple = "echild-as-zero-tuple":
         "waitpid with no child returns (0, 0) instead of failing with ECHILD",
+    JoinIgnoresTimeout = "join-ignores-timeout":
+        "join(timeout) waits for the child to end whatever the timeout (a hang)",
+    WaitpidAbortsOnEchild = "waitpid-aborts-on-echild":
+        "waitpid's error is unwrapped, so ECHILD aborts the whole process (a crash)",
     SigchldIgnored = "sigchld-ignored":
         "SIGCHLD is set to SIG_IGN, so the kernel reaps children at once",
 }

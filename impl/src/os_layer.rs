@@ -57,6 +57,7 @@ impl RefImpl {
                 Ok(pair(child as i64, status))
             }
             Err(Errno::ECHILD) if self.fault(Fault::EchildAsZeroTuple) => Ok(pair(0, 0)),
+            Err(Errno::ECHILD) if self.fault(Fault::WaitpidAbortsOnEchild) => std::process::abort(),
             Err(e) => Err(os_error(e).into()),
         }
     }

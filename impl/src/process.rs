@@ -223,6 +223,7 @@ impl RefImpl {
         if popen.returncode.is_some() {
             return Ok(popen.returncode);
         }
+        let timeout = timeout.filter(|_| !self.fault(Fault::JoinIgnoresTimeout));
         if let Some(t) = timeout {
             if self.fault(Fault::JoinTimeoutPollsPid) {
                 if let Some(code) = self.poll(h, true)? {

@@ -23,10 +23,14 @@ pub enum TranscriptEntry {
     Observe { what: String, saw: String },
 }
 
+/// Sees each transcript entry as it is made (so a hang still shows its calls).
+pub type EntryWatcher<'a> = Box<dyn FnMut(&TranscriptEntry) + 'a>;
+
 /// Drives one implementation for one clause.
 pub struct Session<'a> {
     implementation: &'a mut dyn Implementation,
     transcript: Vec<TranscriptEntry>,
+    watcher: Option<EntryWatcher<'a>>,
     /// The start method this run of the clause uses.
     pub method: String,
     /// How long a wait may last before it counts as a hang.
@@ -40,9 +44,22 @@ impl<'a> Session<'a> {
         Session {
             implementation,
             transcript: Vec::new(),
+            watcher: None,
             method: method.to_string(),
             hang,
         }
+    }
+
+    /// Calls `watcher` with each transcript entry as soon as it is recorded.
+    pub fn watch(&mut self, watcher: EntryWatcher<'a>) {
+        self.watcher = Some(watcher);
+    }
+
+    fn record(&mut self, entry: TranscriptEntry) {
+        if let Some(watch) = self.watcher.as_mut() {
+            watch(&entry);
+        }
+        self.transcript.push(entry);
     }
 
     pub fn transcript(&self) -> &[TranscriptEntry] {
@@ -61,7 +78,7 @@ impl<'a> Session<'a> {
     /// Make a call; a raised error is an answer, anything else stops the clause.
     pub fn call(&mut self, call: Call) -> Result<Answer, Stop> {
         let reply = self.implementation.call(&call);
-        self.transcript.push(TranscriptEntry::Call {
+        self.record(TranscriptEntry::Call {
             call: Box::new(call),
             reply: reply.clone(),
         });
@@ -75,7 +92,7 @@ impl<'a> Session<'a> {
 
     /// Record something the clause observed outside the trait.
     pub fn observe(&mut self, what: impl Into<String>, saw: impl Debug) {
-        self.transcript.push(TranscriptEntry::Observe {
+        self.record(TranscriptEntry::Observe {
             what: what.into(),
             saw: format!("{saw:?}"),
         });
