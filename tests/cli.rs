@@ -102,3 +102,32 @@ fn faults_lists_each_switch_with_the_mistake_it_imitates() {
         assert!(text.contains(&name));
     }
 }
+
+#[test]
+fn bench_measures_raw_reference_and_cpython_side_by_side() {
+    let output = mpconform()
+        .args(["bench", "--iterations", "5"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let text = String::from_utf8_lossy(&output.stdout);
+    for row in [
+        "raw fork + _exit + waitpid",
+        "reference Process start + join",
+        "Process start + join",
+    ] {
+        assert!(text.contains(row), "{text}");
+    }
+    let missing_python = mpconform()
+        .args([
+            "bench",
+            "--iterations",
+            "2",
+            "--python",
+            "/nonexistent/python",
+        ])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&missing_python.stdout)
+        .contains("not measured: cannot run /nonexistent/python"));
+}

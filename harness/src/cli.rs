@@ -67,6 +67,16 @@ enum Command {
         #[arg(long, default_value_t = 10.0)]
         timeout: f64,
     },
+    /// Time one process lifecycle: raw system calls, the reference
+    /// implementation and CPython, side by side.
+    Bench {
+        /// Lifecycles per measure.
+        #[arg(long, default_value_t = 500)]
+        iterations: u32,
+        /// The CPython to compare with (default: pyenv's 3.13.0).
+        #[arg(long)]
+        python: Option<std::path::PathBuf>,
+    },
     /// Run one clause in this process (the runner re-executes itself with it).
     #[command(name = "__clause", hide = true)]
     Clause {
@@ -161,6 +171,15 @@ fn dispatch(command: Command) -> Result<ExitCode, HarnessError> {
             } else {
                 ExitCode::from(1)
             })
+        }
+        Command::Bench { iterations, python } => {
+            if iterations == 0 {
+                return Err(HarnessError::NoIterations);
+            }
+            let python = python.unwrap_or_else(crate::bench::default_python);
+            let measures = crate::bench::run(iterations, &python)?;
+            print!("{}", crate::bench::table(&measures, iterations));
+            Ok(ExitCode::SUCCESS)
         }
         Command::Clause {
             target,

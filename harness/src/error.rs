@@ -16,6 +16,8 @@ pub enum HarnessError {
     FaultNeedsRef(String),
     #[error("no clause matches the filters")]
     NothingSelected,
+    #[error("--iterations must be at least 1")]
+    NoIterations,
     #[error("-j must be at least 1")]
     NoWorkers,
     #[error("the time limit must be a positive number of seconds, not {0}")]

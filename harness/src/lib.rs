@@ -1,6 +1,7 @@
 //! The harness: it points the spec's clauses at an implementation, runs each
 //! clause in its own process with a time limit, and reports verdicts.
 
+pub mod bench;
 pub mod cli;
 pub mod error;
 pub mod isolate;
