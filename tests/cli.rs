@@ -113,7 +113,7 @@ fn bench_measures_raw_reference_and_cpython_side_by_side() {
     let text = String::from_utf8_lossy(&output.stdout);
     for row in [
         "raw fork + _exit + waitpid",
-        "reference Process start + join",
+        "reference Process start + join + close",
         "Process start + join",
     ] {
         assert!(text.contains(row), "{text}");
@@ -130,4 +130,44 @@ fn bench_measures_raw_reference_and_cpython_side_by_side() {
         .unwrap();
     assert!(String::from_utf8_lossy(&missing_python.stdout)
         .contains("not measured: cannot run /nonexistent/python"));
+    assert_eq!(missing_python.status.code(), Some(1));
+}
+
+#[rstest]
+#[case(&["run", "--timeout", "-1"], "error: the time limit must be a positive number of seconds, not -1")]
+#[case(&["run", "--timeout", "1e20"], "error: the time limit must be a positive number of seconds, not 100000000000000000000")]
+#[case(&["bench", "--iterations", "0"], "error: --iterations must be at least 1")]
+fn odd_numbers_are_bad_input_too(#[case] args: &[&str], #[case] line: &str) {
+    let output = mpconform().args(args).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(String::from_utf8_lossy(&output.stderr), format!("{line}\n"));
+}
+
+#[test]
+fn a_reader_that_goes_away_is_no_panic() {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mpconform"))
+        .args(["run", "-j", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 8];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    // The pipe's read end is dropped here: the rest of the output has nowhere to go.
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "verdicts, not the lost reader, decide the status"
+    );
 }

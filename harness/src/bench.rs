@@ -1,20 +1,37 @@
-//! `mpconform bench`: the cost of one process lifecycle (create, start, join a
-//! child that returns) measured side by side in one run: raw fork / _exit /
-//! waitpid, the reference implementation through the trait, and CPython's
-//! multiprocessing with the fork start method.
+//! `mpconform bench`: the cost of one process lifecycle (create, start, join,
+//! close a child that returns) measured side by side in one run: raw fork /
+//! _exit / waitpid, the reference implementation through the trait, and
+//! CPython's multiprocessing with the fork start method.
 
-use crate::error::HarnessError;
 use mpconform_ref::{FaultSet, RefImpl};
-use mpconform_spec::{Call, Implementation, ProcessSpec, Value};
+use mpconform_spec::{Call, CallError, Implementation, ProcessSpec, PyError, Value};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
+use thiserror::Error;
+
+/// Why a measure could not be taken.
+#[derive(Debug, Error)]
+pub enum MeasureError {
+    #[error("the reference implementation could not start: {0}")]
+    Open(#[from] PyError),
+    #[error("the reference implementation failed a call: {0}")]
+    Call(#[from] CallError),
+    #[error("ProcessNew returned {0}, not a handle")]
+    NotAHandle(Value),
+    #[error("cannot run {0}: {1}")]
+    NoPython(PathBuf, std::io::Error),
+    #[error("{0} failed: {1}")]
+    PythonFailed(PathBuf, String),
+    #[error("unreadable timing from {0}: {1:?}")]
+    Unreadable(PathBuf, String),
+}
 
 /// One measured way of doing the lifecycle.
 pub struct Measure {
     pub name: String,
-    /// Microseconds per lifecycle, or why it could not be measured.
-    pub micros: Result<f64, String>,
+    /// Microseconds per lifecycle.
+    pub micros: Result<f64, MeasureError>,
 }
 
 /// The CPython the comparison uses when none is given.
@@ -27,21 +44,21 @@ pub fn default_python() -> PathBuf {
 
 /// Runs the three measures, `iterations` lifecycles each, in this process
 /// (which is single-threaded, as fork needs).
-pub fn run(iterations: u32, python: &Path) -> Result<Vec<Measure>, HarnessError> {
-    Ok(vec![
+pub fn run(iterations: u32, python: &Path) -> Vec<Measure> {
+    vec![
         Measure {
             name: "raw fork + _exit + waitpid".into(),
             micros: Ok(raw(iterations)),
         },
         Measure {
-            name: "reference Process start + join".into(),
+            name: "reference Process start + join + close".into(),
             micros: reference(iterations),
         },
         Measure {
-            name: format!("CPython {} Process start + join", python.display()),
+            name: format!("CPython {} Process start + join + close", python.display()),
             micros: cpython(iterations, python),
         },
-    ])
+    ]
 }
 
 fn per_op(started: Instant, iterations: u32) -> f64 {
@@ -64,21 +81,21 @@ fn raw(iterations: u32) -> f64 {
     per_op(started, iterations)
 }
 
-fn reference(iterations: u32) -> Result<f64, String> {
-    let mut imp = RefImpl::new(FaultSet::none()).map_err(|e| e.to_string())?;
+fn reference(iterations: u32) -> Result<f64, MeasureError> {
+    let mut imp = RefImpl::new(FaultSet::none())?;
     let started = Instant::now();
     for _ in 0..iterations {
         let spec = ProcessSpec::default();
-        let Ok(Value::Handle(process)) = imp.call(&Call::ProcessNew { spec }) else {
-            return Err("ProcessNew did not return a handle".into());
+        let process = match imp.call(&Call::ProcessNew { spec })? {
+            Value::Handle(h) => h,
+            other => return Err(MeasureError::NotAHandle(other)),
         };
-        imp.call(&Call::ProcessStart { process })
-            .map_err(|e| e.to_string())?;
+        imp.call(&Call::ProcessStart { process })?;
         imp.call(&Call::ProcessJoin {
             process,
             timeout: None,
-        })
-        .map_err(|e| e.to_string())?;
+        })?;
+        imp.call(&Call::ProcessClose { process })?;
     }
     Ok(per_op(started, iterations))
 }
@@ -95,35 +112,34 @@ if __name__ == '__main__':
         p = ctx.Process(target=target)
         p.start()
         p.join()
+        p.close()
     print((time.perf_counter() - t) * 1e6 / n)
 "#;
 
-fn cpython(iterations: u32, python: &Path) -> Result<f64, String> {
+fn cpython(iterations: u32, python: &Path) -> Result<f64, MeasureError> {
     let output = Command::new(python)
         .args(["-c", CPYTHON_LOOP, &iterations.to_string()])
         .output()
-        .map_err(|e| format!("cannot run {}: {e}", python.display()))?;
+        .map_err(|e| MeasureError::NoPython(python.into(), e))?;
+    let stdout = String::from_utf8_lossy(&output.stdout).trim().to_string();
     if !output.status.success() {
-        return Err(format!(
-            "{} failed: {}",
-            python.display(),
-            String::from_utf8_lossy(&output.stderr).trim()
-        ));
+        let stderr = String::from_utf8_lossy(&output.stderr).trim().to_string();
+        return Err(MeasureError::PythonFailed(python.into(), stderr));
     }
-    String::from_utf8_lossy(&output.stdout)
-        .trim()
+    stdout
         .parse()
-        .map_err(|e| format!("unreadable timing from {}: {e}", python.display()))
+        .map_err(|_| MeasureError::Unreadable(python.into(), stdout))
 }
 
 /// The table: time per lifecycle and the ratios to raw and to CPython.
 pub fn table(measures: &[Measure], iterations: u32) -> String {
     let raw = measures[0].micros.as_ref().ok().copied();
     let cpython = measures[2].micros.as_ref().ok().copied();
-    let mut text =
-        format!("{iterations} lifecycles each (create, start, join a child that returns)\n\n");
+    let mut text = format!(
+        "{iterations} lifecycles each (create, start, join, close a child that returns)\n\n"
+    );
     text.push_str(&format!(
-        "{:<60} {:>12} {:>10} {:>12}\n",
+        "{:<64} {:>10} {:>8} {:>11}\n",
         "measure", "µs / op", "vs raw", "vs CPython"
     ));
     for m in measures {
@@ -132,14 +148,14 @@ pub fn table(measures: &[Measure], iterations: u32) -> String {
                 let ratio =
                     |base: Option<f64>| base.map_or("-".to_string(), |b| format!("{:.2}x", us / b));
                 text.push_str(&format!(
-                    "{:<60} {:>12.1} {:>10} {:>12}\n",
+                    "{:<64} {:>10.1} {:>8} {:>11}\n",
                     m.name,
                     us,
                     ratio(raw),
                     ratio(cpython)
                 ));
             }
-            Err(why) => text.push_str(&format!("{:<60} not measured: {why}\n", m.name)),
+            Err(why) => text.push_str(&format!("{:<64} not measured: {why}\n", m.name)),
         }
     }
     text

@@ -64,7 +64,7 @@ enum Command {
         #[arg(long, value_enum, default_value = "human")]
         format: Format,
         /// Each clause's time limit, in seconds.
-        #[arg(long, default_value_t = 10.0)]
+        #[arg(long, default_value_t = 10.0, allow_negative_numbers = true)]
         timeout: f64,
     },
     /// Time one process lifecycle: raw system calls, the reference
@@ -111,9 +111,15 @@ pub fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e}");
-            ExitCode::from(2)
+            ExitCode::from(if e.is_usage() { 2 } else { 3 })
         }
     }
+}
+
+/// Prints to standard output; a reader that went away (`| head`) is not an
+/// error worth a panic, and the run's exit status still tells its verdicts.
+fn say(text: std::fmt::Arguments) {
+    let _ = std::io::stdout().lock().write_fmt(text);
 }
 
 fn dispatch(command: Command) -> Result<ExitCode, HarnessError> {
@@ -136,7 +142,7 @@ fn dispatch(command: Command) -> Result<ExitCode, HarnessError> {
             timeout,
         } => {
             let target: Target = target.parse()?;
-            let fault = parse_fault(fault.as_deref(), &target)?;
+            let fault = parse_fault(fault.as_deref())?;
             let limit = parse_limit(timeout)?;
             let jobs =
                 jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
@@ -153,8 +159,7 @@ fn dispatch(command: Command) -> Result<ExitCode, HarnessError> {
             let human = matches!(format, Format::Human);
             let progress = |o: &crate::verdict::Outcome| {
                 if human {
-                    let mut out = std::io::stdout().lock();
-                    let _ = writeln!(out, "{}", report::progress_line(o));
+                    say(format_args!("{}\n", report::progress_line(o)));
                 }
             };
             let run = runner::run(&plan, &progress)?;
@@ -164,7 +169,7 @@ fn dispatch(command: Command) -> Result<ExitCode, HarnessError> {
                 Format::Human => report::human(&run, &target_name, fault_name),
                 Format::Json => report::json(&run, &target_name, fault_name),
             };
-            println!("{text}");
+            say(format_args!("{text}\n"));
             let all_pass = run.outcomes.iter().all(|o| o.verdict == Verdict::Pass);
             Ok(if all_pass {
                 ExitCode::SUCCESS
@@ -177,9 +182,17 @@ fn dispatch(command: Command) -> Result<ExitCode, HarnessError> {
                 return Err(HarnessError::NoIterations);
             }
             let python = python.unwrap_or_else(crate::bench::default_python);
-            let measures = crate::bench::run(iterations, &python)?;
-            print!("{}", crate::bench::table(&measures, iterations));
-            Ok(ExitCode::SUCCESS)
+            let measures = crate::bench::run(iterations, &python);
+            say(format_args!(
+                "{}",
+                crate::bench::table(&measures, iterations)
+            ));
+            let all_measured = measures.iter().all(|m| m.micros.is_ok());
+            Ok(if all_measured {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
         Command::Clause {
             target,
@@ -189,7 +202,7 @@ fn dispatch(command: Command) -> Result<ExitCode, HarnessError> {
             timeout,
         } => {
             let target: Target = target.parse()?;
-            let fault = parse_fault(fault.as_deref(), &target)?;
+            let fault = parse_fault(fault.as_deref())?;
             let clause = clauses::find(&clause).ok_or(HarnessError::UnknownClause(clause))?;
             let job = ClauseJob {
                 clause,
@@ -203,22 +216,17 @@ fn dispatch(command: Command) -> Result<ExitCode, HarnessError> {
     }
 }
 
-fn parse_fault(name: Option<&str>, target: &Target) -> Result<Option<Fault>, HarnessError> {
-    let Some(name) = name else {
-        return Ok(None);
-    };
-    let fault =
-        Fault::from_name(name).ok_or_else(|| HarnessError::UnknownFault(name.to_string()))?;
-    match target {
-        Target::Ref | Target::LoopbackRef => Ok(Some(fault)),
-    }
+fn parse_fault(name: Option<&str>) -> Result<Option<Fault>, HarnessError> {
+    name.map(|name| {
+        Fault::from_name(name).ok_or_else(|| HarnessError::UnknownFault(name.to_string()))
+    })
+    .transpose()
 }
 
 fn parse_limit(seconds: f64) -> Result<Duration, HarnessError> {
-    if seconds.is_finite() && seconds > 0.0 {
-        Ok(Duration::from_secs_f64(seconds))
-    } else {
-        Err(HarnessError::BadTimeout(seconds))
+    match Duration::try_from_secs_f64(seconds) {
+        Ok(limit) if !limit.is_zero() => Ok(limit),
+        _ => Err(HarnessError::BadTimeout(seconds)),
     }
 }
 
@@ -250,18 +258,18 @@ fn print_list(format: Format) {
         })
         .collect();
     match format {
-        Format::Json => println!(
-            "{}",
+        Format::Json => say(format_args!(
+            "{}\n",
             serde_json::to_string_pretty(&listing).expect("serializes")
-        ),
+        )),
         Format::Human => {
             for c in listing {
-                println!(
-                    "{:<40} {:<10} {}",
+                say(format_args!(
+                    "{:<40} {:<10} {}\n",
                     c.id,
                     c.behaviours.join(","),
                     c.statement
-                );
+                ));
             }
         }
     }
@@ -282,13 +290,13 @@ fn print_faults(format: Format) {
         })
         .collect();
     match format {
-        Format::Json => println!(
-            "{}",
+        Format::Json => say(format_args!(
+            "{}\n",
             serde_json::to_string_pretty(&listing).expect("serializes")
-        ),
+        )),
         Format::Human => {
             for f in listing {
-                println!("{:<34} {}", f.name, f.imitates);
+                say(format_args!("{:<34} {}\n", f.name, f.imitates));
             }
         }
     }

@@ -12,8 +12,6 @@ pub enum HarnessError {
     UnknownFault(String),
     #[error("unknown target '{0}': expected 'ref' or 'loopback:ref'")]
     UnknownTarget(String),
-    #[error("faults apply only to the reference implementation, not to target '{0}'")]
-    FaultNeedsRef(String),
     #[error("no clause matches the filters")]
     NothingSelected,
     #[error("--iterations must be at least 1")]
@@ -26,4 +24,12 @@ pub enum HarnessError {
     Spawn(#[from] std::io::Error),
     #[error("cannot open the implementation: {0}")]
     Open(String),
+}
+
+impl HarnessError {
+    /// Bad input from the user (exit status 2), as opposed to a run that could
+    /// not be carried out (exit status 3).
+    pub fn is_usage(&self) -> bool {
+        !matches!(self, HarnessError::Spawn(_) | HarnessError::Open(_))
+    }
 }

@@ -5,6 +5,7 @@
 use crate::target::Target;
 use crate::verdict::{ClauseMessage, Outcome, Verdict};
 use mpconform_ref::Fault;
+use mpconform_spec::observe::children_of;
 use mpconform_spec::{Call, Clause, Session, Stop};
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -26,10 +27,16 @@ pub struct ClauseJob<'a> {
 /// was standard output, then returns the exit status.
 pub fn run_in_this_process(job: &ClauseJob) -> i32 {
     let me = std::process::id();
+    // The runner blocks its stop signals; the implementation must see a
+    // clean mask (terminate() sends SIGTERM).
+    let _ = nix::sys::signal::SigSet::empty().thread_set_mask();
     let report = private_stdout();
     // Orphans of the implementation's processes come here, so none escapes.
     // SAFETY: prctl with PR_SET_CHILD_SUBREAPER takes an integer flag.
     unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+    // A runner killed outright cannot kill this process's group: end with it.
+    // SAFETY: prctl with PR_SET_PDEATHSIG takes a signal number.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
     let outcome = run_job(job, &report);
     if std::process::id() != me {
         // A forked child that returned here by mistake must not report.
@@ -50,10 +57,18 @@ fn send(mut to: &std::fs::File, message: &ClauseMessage) {
 /// Keeps standard output for the outcome alone: children write theirs to
 /// standard error instead.
 fn private_stdout() -> std::fs::File {
-    // SAFETY: duplicating fd 1 to a new descriptor we then own; then fd 1
-    // becomes a copy of fd 2.
+    // SAFETY: duplicating fd 1 to a new descriptor, which we then own.
+    let private = unsafe { libc::fcntl(1, libc::F_DUPFD_CLOEXEC, 10) };
+    if private < 0 {
+        eprintln!(
+            "mpconform: cannot set standard output aside: {}",
+            std::io::Error::last_os_error()
+        );
+        // SAFETY: _exit only ends the process; the runner reports a crash.
+        unsafe { libc::_exit(71) };
+    }
+    // SAFETY: fd 1 becomes a copy of fd 2; `private` is ours alone.
     unsafe {
-        let private = libc::fcntl(1, libc::F_DUPFD_CLOEXEC, 10);
         libc::dup2(2, 1);
         std::fs::File::from_raw_fd(private)
     }
@@ -127,11 +142,34 @@ fn run_job(job: &ClauseJob, report: &std::fs::File) -> Outcome {
                     }
                 }
             }
-            drop(implementation);
+            if outcome.verdict == Verdict::Pass {
+                // The implementation's own end (terminate daemons, await the
+                // rest) comes first; whatever it leaves is a leftover.
+                drop(implementation);
+                outcome.leftover_processes = kill_descendants();
+            } else {
+                // A clause that stopped early may leave children waiting at
+                // gates: end them first, so the implementation's end cannot hang.
+                outcome.leftover_processes = kill_descendants();
+                drop(implementation);
+            }
         }
     }
-    outcome.leftover_processes = kill_descendants();
+    outcome.leftover_processes.extend(kill_descendants());
     outcome.leaked_fds = open_fds().difference(&fds_before).copied().collect();
+    if outcome.verdict == Verdict::Pass && !outcome.leftover_processes.is_empty() {
+        outcome.verdict = Verdict::Fail;
+        outcome.reason = Some(format!(
+            "processes still running after the clause and its implementation ended: {:?}",
+            outcome.leftover_processes
+        ));
+    } else if outcome.verdict == Verdict::Pass && !outcome.leaked_fds.is_empty() {
+        outcome.verdict = Verdict::Fail;
+        outcome.reason = Some(format!(
+            "descriptors left open after the implementation was dropped: {:?}",
+            outcome.leaked_fds
+        ));
+    }
     outcome.body_millis = started.elapsed().as_secs_f64() * 1000.0;
     outcome
 }
@@ -155,41 +193,25 @@ fn open_fds() -> BTreeSet<i32> {
 /// Kills every process left below this one and reaps them all (zombies of
 /// orphans included); returns the pids that were still alive.
 fn kill_descendants() -> Vec<i32> {
-    let me = std::process::id() as i32;
+    let me = i64::from(std::process::id());
     let mut killed = Vec::new();
     loop {
         let children = children_of(me);
         if children.is_empty() {
             break;
         }
-        for (pid, state) in &children {
-            if *state != 'Z' {
-                killed.push(*pid);
+        for child in &children {
+            if child.state != 'Z' {
+                killed.push(child.pid);
                 // SAFETY: kill takes a pid and a signal number.
-                unsafe { libc::kill(*pid, libc::SIGKILL) };
+                unsafe { libc::kill(child.pid, libc::SIGKILL) };
             }
         }
-        for (pid, _) in children {
+        for child in children {
             let mut status = 0;
             // SAFETY: waitpid on our own child with a valid status pointer.
-            unsafe { libc::waitpid(pid, &mut status, 0) };
+            unsafe { libc::waitpid(child.pid, &mut status, 0) };
         }
     }
     killed
-}
-
-/// Direct children of `parent`, with their state letters, from /proc.
-fn children_of(parent: i32) -> Vec<(i32, char)> {
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    dir.filter_map(|entry| {
-        let pid: i32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        let mut fields = stat[stat.rfind(')')? + 1..].split_whitespace();
-        let state = fields.next()?.chars().next()?;
-        let ppid: i32 = fields.next()?.parse().ok()?;
-        (ppid == parent).then_some((pid, state))
-    })
-    .collect()
 }

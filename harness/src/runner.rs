@@ -4,12 +4,13 @@
 //! outcome gets `crash`; the run always goes on.
 
 use crate::error::HarnessError;
+use crate::groups;
 use crate::target::Target;
 use crate::verdict::{ClauseMessage, Outcome, Verdict};
 use mpconform_ref::Fault;
 use mpconform_spec::{Clause, TranscriptEntry};
 use std::io::Read;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -35,9 +36,7 @@ pub struct Run {
 /// `progress` sees each outcome as it arrives.
 pub fn run(plan: &Plan, progress: &(dyn Fn(&Outcome) + Sync)) -> Result<Run, HarnessError> {
     let started = Instant::now();
-    // What a killed clause leaves behind comes here to be reaped, not to init.
-    // SAFETY: prctl with PR_SET_CHILD_SUBREAPER takes an integer flag.
-    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+    groups::guard_run();
     let exe = std::env::current_exe()?;
     let methods = plan.target.open(None)?.describe().start_methods;
     let work: Vec<(&'static Clause, &str)> = plan
@@ -106,46 +105,20 @@ fn run_one(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let started = Instant::now();
-    let mut child = command.spawn()?;
+    let Some(mut child) = groups::spawn(&mut command)? else {
+        return Ok(bare(
+            clause,
+            method,
+            Verdict::Error,
+            "the run was stopped".into(),
+            Vec::new(),
+        ));
+    };
     let pid = child.id() as i32;
     let mut out = Stream::new(child.stdout.take().expect("piped"));
     let mut err = Stream::new(child.stderr.take().expect("piped"));
-    let exit = pidfd(pid)?;
-    let deadline = started + plan.limit;
-    let mut timed_out = false;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let mut fds = [out.pollfd(), err.pollfd(), pollfd(exit.as_raw_fd())];
-        // SAFETY: three valid pollfd entries (a negative fd is skipped).
-        let n = unsafe {
-            libc::poll(
-                fds.as_mut_ptr(),
-                3,
-                left.as_millis().min(i32::MAX as u128) as i32,
-            )
-        };
-        out.drain();
-        err.drain();
-        if n > 0 && fds[2].revents != 0 {
-            break;
-        }
-        if Instant::now() >= deadline {
-            timed_out = true;
-            // SAFETY: kill with a negative pid signals the clause's process group.
-            unsafe { libc::kill(-pid, libc::SIGKILL) };
-            break;
-        }
-    }
-    let status = child.wait()?;
-    // SAFETY: as above; whatever is left of the group is killed.
-    let stray_group = unsafe { libc::kill(-pid, libc::SIGKILL) } == 0;
-    if stray_group || timed_out {
-        reap_group(pid);
-    }
+    let watched = watch(pid, started + plan.limit, &mut out, &mut err);
     out.drain();
-    err.drain();
-    let millis = started.elapsed().as_secs_f64() * 1000.0;
-    let stderr = tail(&String::from_utf8_lossy(&err.data));
     let mut entries = Vec::new();
     let mut reported = None;
     for line in String::from_utf8_lossy(&out.data).lines() {
@@ -155,77 +128,58 @@ fn run_one(
             Err(_) => {}
         }
     }
+    // A clause process that reported has already killed and reaped all it
+    // made; only a killed or crashed one leaves a group to clean up. Either
+    // way the leader is unreaped here, so its group id is still its own.
+    let clean = matches!(watched, Ok(false)) && reported.is_some();
+    let stray = groups::kill(pid, clean);
+    let status = child.wait();
+    groups::release(pid, clean);
+    let timed_out = watched?;
+    let status = status?;
+    err.drain();
+    let millis = started.elapsed().as_secs_f64() * 1000.0;
+    let stderr = tail(&String::from_utf8_lossy(&err.data));
+    let killed = if stray > 0 {
+        format!("; {stray} other processes of its group were killed")
+    } else {
+        String::new()
+    };
     let mut outcome = match (timed_out, reported) {
         (true, _) => bare(
             clause,
             method,
             Verdict::Timeout,
             format!(
-                "no verdict within the {:?} limit: the clause's process group was killed",
+                "no verdict within the {:?} limit: the clause's process was killed{killed}",
                 plan.limit
             ),
             entries,
         ),
         (false, Some(outcome)) => outcome,
-        (false, None) => bare(
-            clause,
-            method,
-            Verdict::Crash,
-            match status.signal() {
-                Some(signal) => {
-                    format!("the clause's process died of signal {signal} without a verdict")
-                }
-                None => format!(
-                    "the clause's process exited with status {} without a verdict",
-                    status.code().unwrap_or(-1)
-                ),
-            },
-            entries,
-        ),
+        (false, None) => {
+            bare(
+                clause,
+                method,
+                Verdict::Crash,
+                match status.signal() {
+                    Some(signal) => {
+                        format!("the clause's process died of signal {signal} without a verdict{killed}")
+                    }
+                    None => format!(
+                        "the clause's process exited with status {} without a verdict{killed}",
+                        status.code().unwrap_or(-1)
+                    ),
+                },
+                entries,
+            )
+        }
     };
     if outcome.verdict != Verdict::Pass {
         outcome.stderr = stderr;
     }
-    if stray_group {
-        outcome.reason = Some(match outcome.reason.take() {
-            Some(r) => format!("{r}; processes left in the clause's group were killed"),
-            None => "processes left in the clause's group were killed".into(),
-        });
-    }
     outcome.millis = millis;
     Ok(outcome)
-}
-
-/// Reaps the members of process group `group` that were orphaned to this
-/// process, until none is left; other workers' clause processes (each in a
-/// group of its own) are never touched.
-fn reap_group(group: i32) {
-    let me = std::process::id() as i32;
-    loop {
-        let orphans: Vec<i32> = std::fs::read_dir("/proc")
-            .into_iter()
-            .flatten()
-            .filter_map(|entry| {
-                let pid: i32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
-                let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-                let mut fields = stat[stat.rfind(')')? + 1..].split_whitespace().skip(1);
-                let ppid: i32 = fields.next()?.parse().ok()?;
-                let pgrp: i32 = fields.next()?.parse().ok()?;
-                (ppid == me && pgrp == group).then_some(pid)
-            })
-            .collect();
-        if orphans.is_empty() {
-            return;
-        }
-        for pid in orphans {
-            let mut status = 0;
-            // SAFETY: the group was killed; waitpid on our own child.
-            unsafe {
-                libc::kill(pid, libc::SIGKILL);
-                libc::waitpid(pid, &mut status, 0);
-            }
-        }
-    }
 }
 
 fn bare(
@@ -256,14 +210,36 @@ fn tail(text: &str) -> String {
     lines[lines.len().saturating_sub(40)..].join("\n")
 }
 
-fn pidfd(pid: i32) -> Result<OwnedFd, HarnessError> {
-    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    if fd < 0 {
-        return Err(HarnessError::Spawn(std::io::Error::last_os_error()));
+/// Reads the clause's output until its process exits (false) or the
+/// deadline passes (true).
+fn watch<A: Read + AsRawFd, B: Read + AsRawFd>(
+    pid: i32,
+    deadline: Instant,
+    out: &mut Stream<A>,
+    err: &mut Stream<B>,
+) -> Result<bool, HarnessError> {
+    let exit = mpconform_spec::observe::pidfd_open(i64::from(pid))?;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let exit_fd = exit.as_ref().map_or(-1, |fd| fd.as_raw_fd());
+        let mut fds = [out.pollfd(), err.pollfd(), pollfd(exit_fd)];
+        // SAFETY: three valid pollfd entries (a negative fd is skipped).
+        let n = unsafe {
+            libc::poll(
+                fds.as_mut_ptr(),
+                3,
+                left.as_millis().min(i32::MAX as u128) as i32,
+            )
+        };
+        out.drain();
+        err.drain();
+        if exit.is_none() || (n > 0 && fds[2].revents != 0) {
+            return Ok(false);
+        }
+        if Instant::now() >= deadline {
+            return Ok(true);
+        }
     }
-    // SAFETY: the descriptor was just returned to us.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }
 
 fn pollfd(fd: i32) -> libc::pollfd {

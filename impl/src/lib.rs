@@ -212,6 +212,17 @@ impl Implementation for RefImpl {
     }
 }
 
+impl Drop for RefImpl {
+    /// The main process's end (`util._exit_function`, run by atexit):
+    /// daemonic children are terminated, the others awaited. Children never
+    /// get here: they leave through `_exit`.
+    fn drop(&mut self) {
+        if self.current.parent.is_none() {
+            self.exit_function();
+        }
+    }
+}
+
 fn handles(list: Vec<Handle>) -> Value {
     Value::List(list.into_iter().map(Value::Handle).collect())
 }

@@ -97,25 +97,23 @@ impl RefImpl {
     pub(crate) fn os_kill(&mut self, pid: i64, signal: i32) -> Result<Value, CallError> {
         let signal = nix::sys::signal::Signal::try_from(signal)
             .map_err(|_| PyError::os(ErrorKind::OSError, libc::EINVAL, "Invalid argument"))?;
-        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), signal).map_err(os_error)?;
+        // A pid beyond pid_t must not wrap round to -1 ("every process").
+        let pid = i32::try_from(pid).map_err(|_| overflow())?;
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal).map_err(os_error)?;
         Ok(Value::None)
     }
 }
 
-/// waitpid(2): Some((pid, raw status)) for a reaped child, None for "none ended yet".
 fn reap(pid: i32, nohang: bool) -> Result<Option<(i32, i32)>, Errno> {
-    let flags = if nohang { libc::WNOHANG } else { 0 };
-    loop {
-        let mut status = 0;
-        // SAFETY: a valid status pointer.
-        let r = unsafe { libc::waitpid(pid, &mut status, flags) };
-        match r {
-            0 => return Ok(None),
-            r if r > 0 => return Ok(Some((r, status))),
-            _ if Errno::last() == Errno::EINTR => continue,
-            _ => return Err(Errno::last()),
-        }
-    }
+    sys::waitpid(pid, if nohang { libc::WNOHANG } else { 0 })
+}
+
+/// What CPython raises for a pid beyond a C int.
+fn overflow() -> PyError {
+    PyError::new(
+        ErrorKind::Other("OverflowError".into()),
+        "signed integer is greater than maximum",
+    )
 }
 
 /// waitid(2) with WNOWAIT: reports an ended child but leaves it a zombie.

@@ -78,7 +78,7 @@ impl RefImpl {
         } else if let Some(subclass) = &spec.subclass {
             subclass.clone()
         } else if let Some(method) = &spec.context {
-            context_class(method)
+            mpconform_spec::program::context_class_name(method)
         } else {
             "Process".to_string()
         };
@@ -196,23 +196,13 @@ impl RefImpl {
         if popen.returncode.is_some() {
             return Ok(popen.returncode);
         }
-        let mut status = 0;
         let flags = if nohang { libc::WNOHANG } else { 0 };
-        let r = loop {
-            // SAFETY: waitpid on our own child with a valid status pointer.
-            let r = unsafe { libc::waitpid(popen.pid, &mut status, flags) };
-            if r < 0 && Errno::last() == Errno::EINTR {
-                continue;
-            }
-            break r;
-        };
-        if r == 0 {
-            return Ok(zero_while_running.then_some(0));
-        }
-        if r < 0 {
+        let status = match sys::waitpid(popen.pid, flags) {
+            Ok(Some((_, status))) => status,
+            Ok(None) => return Ok(zero_while_running.then_some(0)),
             // CPython swallows the OSError (ECHILD when someone else reaped it).
-            return Ok(None);
-        }
+            Err(_) => return Ok(None),
+        };
         popen.returncode = Some(crate::status::to_exitcode(status as i64, &faults)?);
         Ok(popen.returncode)
     }
@@ -467,15 +457,6 @@ impl RefImpl {
                 let _ = self.join(h, None);
             }
         }
-    }
-}
-
-fn context_class(method: &str) -> String {
-    match method {
-        "fork" => "ForkProcess".into(),
-        "spawn" => "SpawnProcess".into(),
-        "forkserver" => "ForkServerProcess".into(),
-        other => format!("{other}Process"),
     }
 }
 

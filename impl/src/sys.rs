@@ -77,6 +77,22 @@ pub fn read_some(fd: impl AsFd, max: usize) -> Result<Vec<u8>, PyError> {
     }
 }
 
+/// waitpid(2), retried on EINTR: `Some((pid, raw status))` for a reaped
+/// child, None while none has ended (with WNOHANG).
+pub fn waitpid(pid: i32, flags: i32) -> Result<Option<(i32, i32)>, Errno> {
+    loop {
+        let mut status = 0;
+        // SAFETY: a valid status pointer.
+        let r = unsafe { libc::waitpid(pid, &mut status, flags) };
+        match r {
+            0 => return Ok(None),
+            r if r > 0 => return Ok(Some((r, status))),
+            _ if Errno::last() == Errno::EINTR => continue,
+            _ => return Err(Errno::last()),
+        }
+    }
+}
+
 /// Ends this process at once with `code`, as `os._exit` does.
 pub fn exit_now(code: i32) -> ! {
     // SAFETY: _exit only ends the process.

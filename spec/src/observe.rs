@@ -1,55 +1,101 @@
-//! What a clause sees for itself in the operating system, outside the trait:
-//! process states in /proc, process exit through a pidfd, descriptors. These
-//! never use the machinery under test, so a broken implementation cannot hide
-//! its own breakage.
+//! What a clause (and the harness) sees for itself in the operating system,
+//! outside the trait: process states in /proc, process exit through a pidfd,
+//! descriptors. These never use the machinery under test, so a broken
+//! implementation cannot hide its own breakage.
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-/// The state letter of a process in /proc (`R`, `S`, `Z`, ...), or None when
-/// no such process exists.
+/// The fields of /proc/PID/stat the suite reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProcStat {
+    pub pid: i32,
+    /// `R`, `S`, `D`, `Z`, ...
+    pub state: char,
+    pub ppid: i32,
+    pub pgrp: i32,
+}
+
+/// /proc/PID/stat of `pid`, or None when no such process exists.
+pub fn stat(pid: i64) -> Option<ProcStat> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces and parentheses: the fields follow the last ')'.
+    let mut fields = text[text.rfind(')')? + 1..].split_whitespace();
+    Some(ProcStat {
+        pid: pid as i32,
+        state: fields.next()?.chars().next()?,
+        ppid: fields.next()?.parse().ok()?,
+        pgrp: fields.next()?.parse().ok()?,
+    })
+}
+
+/// The state letter of a process, or None when no such process exists.
 pub fn process_state(pid: i64) -> Option<char> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name may hold spaces and parentheses: the state follows the last ')'.
-    let after = &stat[stat.rfind(')')? + 1..];
-    after.split_whitespace().next()?.chars().next()
+    stat(pid).map(|s| s.state)
 }
 
-/// Whether `pid` is a zombie: exited, and not yet reaped.
-pub fn is_zombie(pid: i64) -> bool {
-    process_state(pid) == Some('Z')
+/// Every process in /proc whose stat satisfies `keep`.
+pub fn processes_where(keep: impl Fn(&ProcStat) -> bool) -> Vec<ProcStat> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<i64>().ok())
+        .filter_map(stat)
+        .filter(|s| keep(s))
+        .collect()
 }
 
-/// Wait until process `pid` has exited (it may still be a zombie), without
-/// reaping it. True if it exited within `timeout`; a pid that no longer
-/// exists counts as exited.
-pub fn wait_exit(pid: i64, timeout: Duration) -> bool {
+/// The direct children of `parent`, zombies included.
+pub fn children_of(parent: i64) -> Vec<ProcStat> {
+    processes_where(|s| i64::from(s.ppid) == parent)
+}
+
+/// A pidfd for `pid`: Ok(None) when no such process exists any more.
+pub fn pidfd_open(pid: i64) -> std::io::Result<Option<OwnedFd>> {
     // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
     let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
     if fd < 0 {
-        return true;
+        let e = std::io::Error::last_os_error();
+        return match e.raw_os_error() {
+            Some(libc::ESRCH) => Ok(None),
+            _ => Err(e),
+        };
     }
     // SAFETY: the syscall just returned this descriptor and nobody else owns it.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
-    let mut pfd = libc::pollfd {
-        fd: fd.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
+    Ok(Some(unsafe { OwnedFd::from_raw_fd(fd as i32) }))
+}
+
+/// Waits until process `pid` has exited (it may still be a zombie), without
+/// reaping it: true if it exited within `timeout`. A pid that no longer
+/// exists has exited; a pidfd that cannot be had is an error.
+pub fn wait_exit(pid: i64, timeout: Duration) -> std::io::Result<bool> {
+    let Some(fd) = pidfd_open(pid)? else {
+        return Ok(true);
     };
-    let deadline = std::time::Instant::now() + timeout;
+    readable(&fd, timeout)
+}
+
+/// Whether `fd` becomes readable within `timeout`.
+pub fn readable(fd: &impl AsRawFd, timeout: Duration) -> std::io::Result<bool> {
+    let deadline = Instant::now() + timeout;
     loop {
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let mut pfd = libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let left = deadline.saturating_duration_since(Instant::now());
         let ms = left.as_millis().min(i32::MAX as u128) as i32;
         // SAFETY: one valid pollfd.
-        let n = unsafe { libc::poll(&mut pfd, 1, ms) };
-        if n > 0 {
-            return true;
-        }
-        if n == 0 {
-            return false;
-        }
-        if std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
-            return false;
+        match unsafe { libc::poll(&mut pfd, 1, ms) } {
+            0 => return Ok(false),
+            n if n > 0 => return Ok(true),
+            _ => {
+                let e = std::io::Error::last_os_error();
+                if e.kind() != std::io::ErrorKind::Interrupted {
+                    return Err(e);
+                }
+            }
         }
     }
 }

@@ -147,3 +147,13 @@ impl ProcessSpec {
         }
     }
 }
+
+/// The class `get_context(method).Process` names its processes after.
+pub fn context_class_name(method: &str) -> String {
+    match method {
+        "fork" => "ForkProcess".into(),
+        "spawn" => "SpawnProcess".into(),
+        "forkserver" => "ForkServerProcess".into(),
+        other => format!("{other}Process"),
+    }
+}

@@ -62,10 +62,6 @@ impl<'a> Session<'a> {
         self.transcript.push(entry);
     }
 
-    pub fn transcript(&self) -> &[TranscriptEntry] {
-        &self.transcript
-    }
-
     pub fn into_transcript(self) -> Vec<TranscriptEntry> {
         self.transcript
     }

@@ -86,7 +86,8 @@ impl fmt::Display for ErrorKind {
 
 /// A raised exception: its class, its exact message (`str(e)`) and, for
 /// `OSError` and its subclasses, the errno.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{kind}({message:?})")]
 pub struct PyError {
     pub kind: ErrorKind,
     pub message: String,
@@ -110,11 +111,5 @@ impl PyError {
             message: format!("[Errno {errno}] {strerror}"),
             errno: Some(errno),
         }
-    }
-}
-
-impl fmt::Display for PyError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}({:?})", self.kind, self.message)
     }
 }

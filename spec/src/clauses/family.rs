@@ -51,8 +51,8 @@ fn p18(s: &mut Session) -> Result<(), Stop> {
         },
     ])))?;
     s.start(main)?;
-    let daemon_pid = int_value("daemonic child pid", &s.report("daemon")?)?;
-    let other_pid = int_value("other child pid", &s.report("other")?)?;
+    let daemon_pid = int("daemonic child pid", &s.report("daemon")?)?;
+    let other_pid = int("other child pid", &s.report("other")?)?;
     await_exit(
         s,
         daemon_pid,
@@ -159,7 +159,7 @@ fn p19(s: &mut Session) -> Result<(), Stop> {
     let context_name = s.report("context-name")?;
     s.join(first)?;
     s.join(second)?;
-    let class = context_class_name(&method);
+    let class = crate::program::context_class_name(&method);
     let expected: Vec<Value> = [
         "Process-1".to_string(),
         format!("{class}-2"),

@@ -2,8 +2,9 @@
 
 use crate::clause::Clause;
 use crate::program::{Probe, Step};
+use crate::session::int;
 use crate::session::Session;
-use crate::value::{Handle, Value};
+use crate::value::Handle;
 use crate::Stop;
 
 mod exits;
@@ -47,7 +48,8 @@ fn wait_gate(gate: Handle) -> Step {
 
 /// Waits, outside the trait, until `pid` has exited; a hang is a violation.
 fn await_exit(s: &mut Session, pid: i64, what: &str) -> Result<(), Stop> {
-    let exited = crate::observe::wait_exit(pid, s.hang);
+    let exited = crate::observe::wait_exit(pid, s.hang)
+        .map_err(|e| Stop::Broken(format!("cannot watch pid {pid}: {e}")))?;
     s.observe(format!("pid {pid} exited ({what})"), exited);
     if exited {
         Ok(())
@@ -60,11 +62,13 @@ fn await_exit(s: &mut Session, pid: i64, what: &str) -> Result<(), Stop> {
     }
 }
 
-/// Waits until `pid` has exited and shows as a zombie (or is gone).
+/// Waits until `pid` has exited; returns its /proc state then (`Z` until
+/// someone reaps it).
 fn await_zombie(s: &mut Session, pid: i64, what: &str) -> Result<Option<char>, Stop> {
     await_exit(s, pid, what)?;
-    // The exit notification and the /proc state change are not one atomic
-    // step: spin briefly (no sleep) until the state settles.
+    // Kernels mark the task a zombie before they signal its pidfd (5.x and
+    // later); on one that does it the other way round the state settles a
+    // moment later, so look again briefly rather than misreport.
     let deadline = std::time::Instant::now() + s.hang;
     let mut state = crate::observe::process_state(pid);
     while !matches!(state, Some('Z') | None) && std::time::Instant::now() < deadline {
@@ -80,18 +84,4 @@ fn proc_state(s: &mut Session, pid: i64) -> Option<char> {
     let state = crate::observe::process_state(pid);
     s.observe(format!("/proc/{pid} state"), state);
     state
-}
-
-fn int_value(check: &str, v: &Value) -> Result<i64, Stop> {
-    crate::session::int(check, v)
-}
-
-/// The class-name prefix a process made from `get_context(method).Process` gets.
-fn context_class_name(method: &str) -> String {
-    match method {
-        "fork" => "ForkProcess".into(),
-        "spawn" => "SpawnProcess".into(),
-        "forkserver" => "ForkServerProcess".into(),
-        other => format!("{other}Process"),
-    }
 }

@@ -45,7 +45,7 @@ fn pipe(s: &mut Session) -> Result<(Handle, Handle), Stop> {
 static O01: Clause = Clause {
     id: "O01-fork-returns-twice",
     behaviours: &["O01"],
-    seeds: &["001_7969d66ba657009b.txt"],
+    seeds: &[SEED_001],
     statement: "fork returns the child's pid in the parent and 0 in the child, and the \
                 code after it runs in both.",
     notes: "os.fork (Modules/posixmodule.c os_fork_impl); the same in every version. \
@@ -77,7 +77,7 @@ fn o01(s: &mut Session) -> Result<(), Stop> {
 static O02: Clause = Clause {
     id: "O02-wait-returns-ended-child",
     behaviours: &["O02"],
-    seeds: &["001_7969d66ba657009b.txt"],
+    seeds: &[SEED_001],
     statement: "wait returns (pid, status) of a child that has ended, even while an \
                 older child still runs; status is the raw wait status (exit n -> n << 8).",
     notes: "os.wait (Modules/posixmodule.c os_wait_impl, wait(2)); the same in every \
@@ -108,7 +108,7 @@ fn o02(s: &mut Session) -> Result<(), Stop> {
 static O03: Clause = Clause {
     id: "O03-zombie-until-reaped",
     behaviours: &["O03"],
-    seeds: &["001_7969d66ba657009b.txt"],
+    seeds: &[SEED_001],
     statement: "A child that ended stays a zombie until its parent waits for it; then \
                 it is gone.",
     notes: "Kernel behaviour (wait(2)), unless SIGCHLD is ignored, when children are \

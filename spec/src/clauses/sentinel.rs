@@ -70,7 +70,7 @@ fn p15_held(s: &mut Session) -> Result<(), Stop> {
     ])))?;
     s.start(p)?;
     let pid = s.started_pid(p)?;
-    let holder = int_value("the holder's pid", &s.report("holder")?)?;
+    let holder = int("the holder's pid", &s.report("holder")?)?;
     await_exit(s, pid, "the child ends")?;
     let held = s.sentinel_ready(p, 0.0)?;
     let joined = s.join_timeout(p, 0.05)?;
@@ -161,12 +161,12 @@ static P17_CLOSED: Clause = Clause {
     behaviours: &["P17"],
     seeds: &[SEED_002],
     statement: "Closing an ended process object releases its sentinel descriptor; \
-                afterwards start, join, is_alive, pid, exitcode, terminate and kill fail \
-                with ValueError 'process object is closed', while name and daemon still \
+                afterwards start, join, is_alive, pid, exitcode, terminate, kill and the \
+                sentinel fail with ValueError 'process object is closed', while name and daemon still \
                 answer and a second close does nothing.",
     notes: "Lib/multiprocessing/process.py BaseProcess.close and _check_closed (3.7+); \
-            the list of guarded members is the same in 3.7 and 3.13 (sentinel and ident \
-            too). 2.7 and 3.6 have no close().",
+            the list of guarded members is the same in 3.7 and 3.13 (ident, an alias \
+            of pid, too). 2.7 and 3.6 have no close().",
     needs: &[Capability::ProcessClose, Capability::ProcessKill],
     body: p17_closed,
 };
@@ -217,6 +217,7 @@ fn p17_closed(s: &mut Session) -> Result<(), Stop> {
         ("exitcode", Call::ProcessExitcode { process: p }),
         ("terminate()", Call::ProcessTerminate { process: p }),
         ("kill()", Call::ProcessKill { process: p }),
+        ("sentinel", Call::ProcessSentinel { process: p }),
     ];
     for (what, call) in guarded {
         s.raises_exactly(
