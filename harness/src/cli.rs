@@ -257,19 +257,26 @@ fn print_list(format: Format) {
             needs: c.needs.iter().map(|n| format!("{n:?}")).collect(),
         })
         .collect();
+    print_listing(format, &listing, |c| {
+        format!(
+            "{:<40} {:<10} {}",
+            c.id,
+            c.behaviours.join(","),
+            c.statement
+        )
+    });
+}
+
+/// A listing as pretty JSON, or a line per item for people.
+fn print_listing<T: Serialize>(format: Format, items: &[T], line: impl Fn(&T) -> String) {
     match format {
         Format::Json => say(format_args!(
             "{}\n",
-            serde_json::to_string_pretty(&listing).expect("serializes")
+            serde_json::to_string_pretty(items).expect("serializes")
         )),
         Format::Human => {
-            for c in listing {
-                say(format_args!(
-                    "{:<40} {:<10} {}\n",
-                    c.id,
-                    c.behaviours.join(","),
-                    c.statement
-                ));
+            for item in items {
+                say(format_args!("{}\n", line(item)));
             }
         }
     }
@@ -289,15 +296,7 @@ fn print_faults(format: Format) {
             imitates: f.imitates(),
         })
         .collect();
-    match format {
-        Format::Json => say(format_args!(
-            "{}\n",
-            serde_json::to_string_pretty(&listing).expect("serializes")
-        )),
-        Format::Human => {
-            for f in listing {
-                say(format_args!("{:<34} {}\n", f.name, f.imitates));
-            }
-        }
-    }
+    print_listing(format, &listing, |f| {
+        format!("{:<34} {}", f.name, f.imitates)
+    });
 }

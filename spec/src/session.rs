@@ -278,6 +278,23 @@ pub fn expect_error(check: &str, e: &PyError, kind: ErrorKind, message: &str) ->
     }
 }
 
+/// A child's report must be exactly the error `kind` with `message`.
+pub fn expect_reported_error(
+    check: &str,
+    reported: &Value,
+    kind: ErrorKind,
+    message: &str,
+) -> Result<(), Stop> {
+    match reported {
+        Value::Error(e) => expect_error(check, e, kind, message),
+        other => Err(Stop::violation(
+            check,
+            format!("{kind}({message:?})"),
+            format!("no error: {other}"),
+        )),
+    }
+}
+
 pub fn int(what: &str, v: &Value) -> Result<i64, Stop> {
     match v {
         Value::Int(i) => Ok(*i),

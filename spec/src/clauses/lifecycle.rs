@@ -4,7 +4,7 @@ use super::*;
 use crate::call::Call;
 use crate::implementation::Capability;
 use crate::program::{Ending, ProcessSpec, Program};
-use crate::session::{boolean, expect, expect_eq, expect_error};
+use crate::session::{boolean, expect, expect_eq, expect_reported_error};
 use crate::value::{ErrorKind, Value};
 
 pub(super) const CLAUSES: &[&Clause] = &[
@@ -125,19 +125,12 @@ fn p03(s: &mut Session) -> Result<(), Stop> {
     s.start(child)?;
     let outcome = s.report("start")?;
     s.join(child)?;
-    match outcome {
-        Value::Error(e) => expect_error(
-            "start() in a process that did not create the object",
-            &e,
-            ErrorKind::AssertionError,
-            "can only start a process object created by current process",
-        ),
-        other => Err(Stop::violation(
-            "start() in a process that did not create the object",
-            "AssertionError",
-            format!("returned {other}"),
-        )),
-    }
+    expect_reported_error(
+        "start() in a process that did not create the object",
+        &outcome,
+        ErrorKind::AssertionError,
+        "can only start a process object created by current process",
+    )
 }
 
 static P04: Clause = Clause {
@@ -164,19 +157,12 @@ fn p04(s: &mut Session) -> Result<(), Stop> {
     s.start(daemon)?;
     let outcome = s.report("start")?;
     s.join(daemon)?;
-    match outcome {
-        Value::Error(e) => expect_error(
-            "start() inside a daemonic process",
-            &e,
-            ErrorKind::AssertionError,
-            "daemonic processes are not allowed to have children",
-        ),
-        other => Err(Stop::violation(
-            "start() inside a daemonic process",
-            "AssertionError",
-            format!("started pid {other}"),
-        )),
-    }
+    expect_reported_error(
+        "start() inside a daemonic process",
+        &outcome,
+        ErrorKind::AssertionError,
+        "daemonic processes are not allowed to have children",
+    )
 }
 
 static P05: Clause = Clause {
