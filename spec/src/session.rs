@@ -355,3 +355,80 @@ pub fn int_pair(what: &str, v: &Value) -> Result<(i64, i64), Stop> {
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::implementation::ImplInfo;
+
+    /// Answers every call from a script, in order.
+    struct Scripted(Vec<Result<Value, CallError>>);
+
+    impl Implementation for Scripted {
+        fn describe(&mut self) -> ImplInfo {
+            ImplInfo {
+                name: "scripted".into(),
+                version: "0".into(),
+                start_methods: vec!["fork".into()],
+                capabilities: vec![],
+            }
+        }
+        fn call(&mut self, _: &Call) -> Result<Value, CallError> {
+            self.0.remove(0)
+        }
+    }
+
+    fn session(script: Vec<Result<Value, CallError>>) -> (Scripted, Duration) {
+        (Scripted(script), Duration::from_secs(1))
+    }
+
+    #[test]
+    fn a_raised_error_is_an_answer_and_is_recorded() {
+        let error = PyError::new(ErrorKind::ValueError, "process object is closed");
+        let (mut imp, hang) = session(vec![Err(CallError::Raised(error.clone()))]);
+        let mut s = Session::new(&mut imp, "fork", hang);
+        let got = s.raises("start()", Call::ProcessStart { process: Handle(1) });
+        assert_eq!(got, Ok(error.clone()));
+        assert_eq!(
+            s.into_transcript(),
+            vec![TranscriptEntry::Call {
+                call: Box::new(Call::ProcessStart { process: Handle(1) }),
+                reply: Err(CallError::Raised(error)),
+            }]
+        );
+    }
+
+    #[test]
+    fn unsupported_and_broken_stop_the_clause() {
+        let (mut imp, hang) = session(vec![
+            Err(CallError::Unsupported("kill".into())),
+            Err(CallError::Broken("pipe closed".into())),
+        ]);
+        let mut s = Session::new(&mut imp, "fork", hang);
+        assert_eq!(s.getpid(), Err(Stop::Unsupported("kill".into())));
+        assert_eq!(s.getpid(), Err(Stop::Broken("pipe closed".into())));
+    }
+
+    #[test]
+    fn a_wrong_answer_is_a_violation_saying_expected_and_observed() {
+        let (mut imp, hang) = session(vec![Ok(Value::Int(0))]);
+        let mut s = Session::new(&mut imp, "fork", hang);
+        let pid = s.pid(Handle(1)).unwrap();
+        assert_eq!(
+            expect_eq("pid before start()", &None, &pid),
+            Err(Stop::violation("pid before start()", "None", "Some(0)"))
+        );
+    }
+
+    #[test]
+    fn the_watcher_sees_each_entry_as_it_is_made() {
+        let (mut imp, hang) = session(vec![Ok(Value::Int(7))]);
+        let seen = std::cell::RefCell::new(Vec::new());
+        let mut s = Session::new(&mut imp, "fork", hang);
+        s.watch(Box::new(|e| seen.borrow_mut().push(e.clone())));
+        s.getpid().unwrap();
+        s.observe("state", 'Z');
+        drop(s);
+        assert_eq!(seen.borrow().len(), 2);
+    }
+}
