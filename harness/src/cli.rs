@@ -46,12 +46,8 @@ enum Command {
     },
     /// Run clauses against a target and print the verdicts.
     Run {
-        /// The implementation: 'ref' or 'loopback:ref'.
-        #[arg(long, default_value = "ref")]
-        target: String,
-        /// Switch on one fault of the reference implementation.
-        #[arg(long)]
-        fault: Option<String>,
+        #[command(flatten)]
+        against: Against,
         /// Run only this clause (repeatable).
         #[arg(long = "clause")]
         clauses: Vec<String>,
@@ -63,9 +59,6 @@ enum Command {
         jobs: Option<usize>,
         #[arg(long, value_enum, default_value = "human")]
         format: Format,
-        /// Each clause's time limit, in seconds.
-        #[arg(long, default_value_t = 10.0, allow_negative_numbers = true)]
-        timeout: f64,
     },
     /// Time one process lifecycle: raw system calls, the reference
     /// implementation and CPython, side by side.
@@ -80,17 +73,46 @@ enum Command {
     /// Run one clause in this process (the runner re-executes itself with it).
     #[command(name = "__clause", hide = true)]
     Clause {
-        #[arg(long)]
-        target: String,
+        #[command(flatten)]
+        against: Against,
         #[arg(long)]
         clause: String,
         #[arg(long)]
         method: String,
-        #[arg(long)]
-        fault: Option<String>,
-        #[arg(long)]
-        timeout: f64,
     },
+}
+
+/// What clauses run against, and for how long at most: shared by `run` and
+/// the clause process it starts.
+#[derive(clap::Args)]
+struct Against {
+    /// The implementation: 'ref' or 'loopback:ref'.
+    #[arg(long, default_value = "ref")]
+    target: String,
+    /// Switch on one fault of the reference implementation.
+    #[arg(long)]
+    fault: Option<String>,
+    /// Each clause's time limit, in seconds.
+    #[arg(long, default_value_t = 10.0, allow_negative_numbers = true)]
+    timeout: f64,
+}
+
+impl Against {
+    fn resolve(&self) -> Result<(Target, Option<Fault>, Duration), HarnessError> {
+        let target: Target = self.target.parse()?;
+        let fault = self
+            .fault
+            .as_deref()
+            .map(|name| {
+                Fault::from_name(name).ok_or_else(|| HarnessError::UnknownFault(name.into()))
+            })
+            .transpose()?;
+        let limit = match Duration::try_from_secs_f64(self.timeout) {
+            Ok(limit) if !limit.is_zero() => limit,
+            _ => return Err(HarnessError::BadTimeout(self.timeout)),
+        };
+        Ok((target, fault, limit))
+    }
 }
 
 /// Runs the command line; usage errors give one line and status 2.
@@ -133,17 +155,13 @@ fn dispatch(command: Command) -> Result<ExitCode, HarnessError> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Run {
-            target,
-            fault,
+            against,
             clauses,
             behaviours,
             jobs,
             format,
-            timeout,
         } => {
-            let target: Target = target.parse()?;
-            let fault = parse_fault(fault.as_deref())?;
-            let limit = parse_limit(timeout)?;
+            let (target, fault, limit) = against.resolve()?;
             let jobs =
                 jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
             if jobs == 0 {
@@ -195,38 +213,21 @@ fn dispatch(command: Command) -> Result<ExitCode, HarnessError> {
             })
         }
         Command::Clause {
-            target,
+            against,
             clause,
             method,
-            fault,
-            timeout,
         } => {
-            let target: Target = target.parse()?;
-            let fault = parse_fault(fault.as_deref())?;
+            let (target, fault, limit) = against.resolve()?;
             let clause = clauses::find(&clause).ok_or(HarnessError::UnknownClause(clause))?;
             let job = ClauseJob {
                 clause,
                 target: &target,
                 fault,
                 method: &method,
-                limit: parse_limit(timeout)?,
+                limit,
             };
             Ok(ExitCode::from(run_in_this_process(&job) as u8))
         }
-    }
-}
-
-fn parse_fault(name: Option<&str>) -> Result<Option<Fault>, HarnessError> {
-    name.map(|name| {
-        Fault::from_name(name).ok_or_else(|| HarnessError::UnknownFault(name.to_string()))
-    })
-    .transpose()
-}
-
-fn parse_limit(seconds: f64) -> Result<Duration, HarnessError> {
-    match Duration::try_from_secs_f64(seconds) {
-        Ok(limit) if !limit.is_zero() => Ok(limit),
-        _ => Err(HarnessError::BadTimeout(seconds)),
     }
 }
 
