@@ -142,17 +142,13 @@ fn run_job(job: &ClauseJob, report: &std::fs::File) -> Outcome {
                     }
                 }
             }
-            if outcome.verdict == Verdict::Pass {
-                // The implementation's own end (terminate daemons, await the
-                // rest) comes first; whatever it leaves is a leftover.
-                drop(implementation);
-                outcome.leftover_processes = kill_descendants();
-            } else {
+            if outcome.verdict != Verdict::Pass {
                 // A clause that stopped early may leave children waiting at
                 // gates: end them first, so the implementation's end cannot hang.
                 outcome.leftover_processes = kill_descendants();
-                drop(implementation);
             }
+            // The implementation's own end: terminate daemons, await the rest.
+            drop(implementation);
         }
     }
     outcome.leftover_processes.extend(kill_descendants());
