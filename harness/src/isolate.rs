@@ -144,11 +144,17 @@ fn run_job(job: &ClauseJob, report: &std::fs::File) -> Outcome {
             }
             if outcome.verdict != Verdict::Pass {
                 // A clause that stopped early may leave children waiting at
-                // gates: end them first, so the implementation's end cannot hang.
+                // gates, and queues whose feeders wait for a reader that will
+                // never come: end the children, and skip the implementation's
+                // own end, which would wait for those feeders as CPython's
+                // does (the process ends soon anyway).
                 outcome.leftover_processes = kill_descendants();
+                std::mem::forget(implementation);
+            } else {
+                // The implementation's own end: terminate daemons, await the
+                // rest, flush the queues.
+                drop(implementation);
             }
-            // The implementation's own end: terminate daemons, await the rest.
-            drop(implementation);
         }
     }
     outcome.leftover_processes.extend(kill_descendants());

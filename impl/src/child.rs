@@ -61,6 +61,7 @@ impl RefImpl {
         self.atexit.clear();
         self.bare_children.clear();
         self.fork_return = None;
+        self.reset_queues_after_fork();
 
         let outcome = match self.run_steps(&program.steps) {
             Err(e) => Outcome::Error(e),
@@ -219,6 +220,34 @@ impl RefImpl {
             }
             Step::CloseFd { fd } => self.fds.remove(fd).map(drop).ok_or_else(bad_fd),
             Step::WriteFd { fd, data } => write_all(self.fds.get(fd).ok_or_else(bad_fd)?, data),
+            Step::Ipc { label, op } => {
+                let result = self.ipc(op).map_err(raised);
+                match label {
+                    Some(label) => self
+                        .reports
+                        .send(label, result.unwrap_or_else(Value::Error)),
+                    None => result.map(drop),
+                }
+            }
+            Step::Drain {
+                label,
+                from,
+                stop,
+                task_done,
+            } => {
+                let mut got = Vec::new();
+                loop {
+                    let item = self.take_one(*from)?;
+                    if *task_done {
+                        self.queue_task_done(*from)?;
+                    }
+                    if item == *stop {
+                        break;
+                    }
+                    got.push(item);
+                }
+                self.reports.send(label, Value::List(got))
+            }
         }
     }
 
@@ -247,6 +276,11 @@ impl RefImpl {
                     ))
                 }
             },
+            Probe::OsThreads => Value::Int(
+                std::fs::read_dir("/proc/self/task")
+                    .map_err(|e| PyError::new(ErrorKind::OSError, e.to_string()))?
+                    .count() as i64,
+            ),
             Probe::TrySysExit(arg) => {
                 Value::Error(PyError::new(ErrorKind::SystemExit, exit_arg_str(arg)))
             }

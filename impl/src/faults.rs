@@ -107,6 +107,62 @@ faults! {
         "waitpid's error is unwrapped, so ECHILD aborts the whole process (a crash)",
     SigchldIgnored = "sigchld-ignored":
         "SIGCHLD is set to SIG_IGN, so the kernel reaps children at once",
+    DuplexPipeOneWay = "duplex-pipe-one-way":
+        "Pipe() is built on os.pipe() even when duplex, so its first end cannot send",
+    OneWayPipeEndsSwapped = "one-way-pipe-ends-swapped":
+        "Pipe(duplex=False) returns (send end, receive end), in the order of a (writer, reader) pair",
+    RecvReadsAhead = "recv-reads-ahead":
+        "recv() reads every message available and keeps only the first (a buffered reader dropped after each call)",
+    FunctionsTravelByValue = "functions-travel-by-value":
+        "functions are serialized with their code (dill's way), so they arrive where their module is missing",
+    QueuePicklableAnywhere = "queue-picklable-anywhere":
+        "a queue can be serialized outside process creation, as if inheritance were not required",
+    NonpositiveMaxsizeLiteral = "nonpositive-maxsize-literal":
+        "maxsize <= 0 is taken literally: the queue has no slot, so every put is Full",
+    FeederStartedEagerly = "feeder-started-eagerly":
+        "the feeder thread starts when the queue is made, not at the first put",
+    FeederStopsAtLookalike = "feeder-stops-at-lookalike":
+        "the feeder stops at any object() (seed 004's reading), not only at the queue's private sentinel",
+    FeederDiesOnUnserializable = "feeder-dies-on-unserializable":
+        "the feeder thread ends at an item it cannot serialize, so the queue stops delivering",
+    UnserializableKeepsSlot = "unserializable-keeps-slot":
+        "an item that cannot be serialized keeps its slot (CPython 3.6), so a bounded queue shrinks",
+    FeederReversesBatches = "feeder-reverses-batches":
+        "the feeder writes what it gathered last-in first-out, so get() is not FIFO",
+    CloseDropsBufferedTail = "close-drops-buffered-tail":
+        "close() throws away what the feeder has not written yet",
+    CloseSendsNoSentinel = "close-sends-no-sentinel":
+        "close() marks the queue closed without buffering the sentinel, so the feeder never ends",
+    PutOnClosedQueueSucceeds = "put-on-closed-queue-succeeds":
+        "put() and get() do not check whether the queue was closed",
+    SimpleQueueTakesTimeout = "simple-queue-takes-timeout":
+        "SimpleQueue's put and get accept block and timeout, like Queue's",
+    TimeoutsNotWaited = "timeouts-not-waited":
+        "put and get with a timeout give up at once (Full, Empty) instead of after the timeout",
+    RecvEofReturnsNone = "recv-eof-returns-none":
+        "recv() at the end of the pipe returns None instead of raising EOFError",
+    JoinWaitsWithoutChecking = "join-waits-without-checking":
+        "JoinableQueue.join() waits for a wake-up without first checking the count, so at zero it waits for ever",
+    QsizeNotImplemented = "qsize-not-implemented":
+        "qsize() raises NotImplementedError (CPython on macOS, which lacks sem_getvalue)",
+    JoinThreadBeforeCloseAllowed = "join-thread-before-close-allowed":
+        "join_thread() before close() returns instead of failing",
+    TaskDoneUnbounded = "task-done-unbounded":
+        "task_done() does not check the count, which goes below zero",
+    UnfinishedCountPerProcess = "unfinished-count-per-process":
+        "the unfinished-task count lives in each process's memory, so a child's task_done never reaches the parent",
+    PutAddsNoTask = "put-adds-no-task":
+        "put() on a JoinableQueue does not add an unfinished task",
+    JoinReturnsBeforeZero = "join-returns-before-zero":
+        "JoinableQueue.join() returns without waiting for the count to reach zero",
+    QueueNotResetAfterFork = "queue-not-reset-after-fork":
+        "a child started by multiprocessing keeps its parent's feeder state, so its puts go to a feeder that does not exist there",
+    NoFlushAtExit = "no-flush-at-exit":
+        "a process ends without waiting for its feeders to flush, losing what they buffered",
+    ModuleOffersLifoQueue = "module-offers-lifo-queue":
+        "the module offers a LifoQueue, which CPython's multiprocessing does not",
+    ThreadQueueShared = "thread-queue-shared":
+        "queue.Queue is backed by a pipe, so a child's puts reach the parent",
 }
 
 impl Fault {

@@ -8,16 +8,23 @@
 
 mod channels;
 mod child;
+mod connection;
 pub mod faults;
+mod ipc;
 mod os_layer;
 mod process;
+mod queues;
+mod shared;
 mod status;
 mod sys;
+mod wire;
 
 use channels::{Gate, ReportChannel};
 use mpconform_spec::{
     Call, CallError, Capability, ErrorKind, Handle, ImplInfo, Implementation, PyError, Reply, Value,
 };
+use connection::Connection;
+use queues::QueueObject;
 use std::collections::{BTreeMap, BTreeSet};
 use std::os::fd::OwnedFd;
 
@@ -55,6 +62,13 @@ pub struct RefImpl {
     bare_children: Vec<i32>,
     /// Descriptors a fault keeps open on purpose.
     leaked: Vec<OwnedFd>,
+    queues: BTreeMap<Handle, QueueObject>,
+    connections: BTreeMap<Handle, Connection>,
+    /// Modules this process has loaded (where functions defined at run time
+    /// live); unpickling a function from any other module fails.
+    modules: BTreeSet<String>,
+    /// The unfinished-task count, under a fault that keeps it per process.
+    local_unfinished: i64,
 }
 
 impl RefImpl {
@@ -93,6 +107,10 @@ impl RefImpl {
             atexit: Vec::new(),
             bare_children: Vec::new(),
             leaked: Vec::new(),
+            queues: BTreeMap::new(),
+            connections: BTreeMap::new(),
+            modules: BTreeSet::new(),
+            local_unfinished: 0,
         })
     }
 
@@ -208,6 +226,7 @@ impl Implementation for RefImpl {
                 Ok(Value::Bool(ready))
             }
             OsKill { pid, signal } => self.os_kill(*pid, *signal),
+            Ipc(op) => self.ipc(op),
         }
     }
 }

@@ -445,6 +445,7 @@ impl RefImpl {
     /// `util._exit_function` for this process's children: terminate the
     /// daemonic ones, then join every one.
     pub(crate) fn exit_function(&mut self) {
+        self.queues_close_at_exit();
         if !self.fault(Fault::ExitDoesNotTerminateDaemons) {
             for h in self.active_children() {
                 if self.processes.get(&h).is_some_and(|p| p.daemon) {
@@ -457,6 +458,7 @@ impl RefImpl {
                 let _ = self.join(h, None);
             }
         }
+        self.queues_join_at_exit();
     }
 }
 

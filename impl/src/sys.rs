@@ -25,8 +25,10 @@ pub fn readable(fd: BorrowedFd<'_>, timeout: Option<Duration>) -> Result<bool, P
         let wait = match deadline {
             None => PollTimeout::NONE,
             Some(d) => {
+                // Rounded up: a wait must never end before its timeout.
                 let left = d.saturating_duration_since(Instant::now());
-                PollTimeout::try_from(left.as_millis().min(i32::MAX as u128) as i32)
+                let millis = left.as_nanos().div_ceil(1_000_000);
+                PollTimeout::try_from(millis.min(i32::MAX as u128) as i32)
                     .unwrap_or(PollTimeout::MAX)
             }
         };

@@ -2,6 +2,7 @@
 //! One enum, so that an adapter (loopback, out-of-process driver) translates
 //! each call mechanically and a transcript records each one as it was made.
 
+use crate::ipc::IpcOp;
 use crate::program::{ProcessSpec, Program};
 use crate::value::{Handle, PyError, Value};
 use serde::{Deserialize, Serialize};
@@ -141,6 +142,9 @@ pub enum Call {
         pid: i64,
         signal: i32,
     },
+
+    /// An operation on a queue or connection, in the implementation's process.
+    Ipc(IpcOp),
 }
 
 /// Why a call gave no Python-level answer.

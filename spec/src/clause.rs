@@ -69,8 +69,21 @@ impl Stop {
     ) -> Stop {
         Stop::Violation(Violation {
             check: check.into(),
-            expected: expected.into(),
-            observed: observed.into(),
+            expected: shorten(expected.into()),
+            observed: shorten(observed.into()),
         })
     }
+}
+
+/// Keeps a report readable when a value is large (a 1 MiB message).
+fn shorten(text: String) -> String {
+    const KEEP: usize = 400;
+    if text.len() <= KEEP {
+        return text;
+    }
+    let mut cut = KEEP;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}... ({} characters in all)", &text[..cut], text.len())
 }

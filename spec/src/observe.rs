@@ -117,3 +117,8 @@ pub fn fd_target(pid: i64, fd: i64) -> Option<String> {
         .ok()
         .map(|p| p.display().to_string())
 }
+
+/// How many threads `pid` has (its entries under /proc/PID/task).
+pub fn thread_count(pid: i64) -> std::io::Result<usize> {
+    Ok(std::fs::read_dir(format!("/proc/{pid}/task"))?.count())
+}

@@ -1,7 +1,8 @@
 //! What a child does, as data: a program of steps and one ending. Any
 //! implementation interprets it in its own language; the clause never ships code.
 
-use crate::value::{Handle, PyError};
+use crate::ipc::IpcOp;
+use crate::value::{Handle, PyError, Value};
 use serde::{Deserialize, Serialize};
 
 /// A child's behaviour: its steps in order, then its ending.
@@ -62,6 +63,25 @@ pub enum Step {
     CloseFd { fd: Handle },
     /// Write bytes to a descriptor this process inherited.
     WriteFd { fd: Handle, data: Vec<u8> },
+    /// Perform `op` on a queue or connection. With a label, report its value
+    /// (or the error it raised) under it; without, an error ends the program
+    /// as an uncaught exception.
+    Ipc {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        label: Option<String>,
+        op: IpcOp,
+    },
+    /// Loop on `get()` (a queue) or `recv()` (a connection) until an item
+    /// equal to `stop` arrives, calling `task_done()` after each get when
+    /// `task_done` is set; then report the items before `stop`, in order,
+    /// under `label`. An error ends the program as an uncaught exception.
+    Drain {
+        label: String,
+        from: Handle,
+        stop: Value,
+        #[serde(default)]
+        task_done: bool,
+    },
 }
 
 /// Something a child can observe about itself.
@@ -84,6 +104,8 @@ pub enum Probe {
     ForkReturn,
     /// Call `sys.exit(arg)` and catch what it raises.
     TrySysExit(ExitArg),
+    /// How many threads this process has (`len(os.listdir('/proc/self/task'))`).
+    OsThreads,
 }
 
 /// How a child program ends.

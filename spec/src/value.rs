@@ -26,6 +26,9 @@ pub enum Value {
     Bytes(Vec<u8>),
     List(Vec<Value>),
     Handle(Handle),
+    /// An object with no data form, by its type: `object()` arrives as
+    /// `Opaque("object")`, a function as `Opaque("function MODULE.NAME")`.
+    Opaque(String),
     /// An error that was caught and reported as data (a child's observation).
     Error(PyError),
 }
@@ -37,6 +40,9 @@ impl fmt::Display for Value {
             Value::Bool(b) => write!(f, "{}", if *b { "True" } else { "False" }),
             Value::Int(i) => write!(f, "{i}"),
             Value::Str(s) => write!(f, "{s:?}"),
+            Value::Bytes(b) if b.len() > 64 => {
+                write!(f, "b{:?}... ({} bytes)", String::from_utf8_lossy(&b[..32]), b.len())
+            }
             Value::Bytes(b) => write!(f, "b{:?}", String::from_utf8_lossy(b)),
             Value::List(items) => {
                 write!(f, "[")?;
@@ -49,6 +55,7 @@ impl fmt::Display for Value {
                 write!(f, "]")
             }
             Value::Handle(h) => write!(f, "{h}"),
+            Value::Opaque(what) => write!(f, "<{what}>"),
             Value::Error(e) => write!(f, "raised {e}"),
         }
     }
@@ -69,6 +76,8 @@ pub enum ErrorKind {
     Full,
     Empty,
     EOFError,
+    ModuleNotFoundError,
+    PicklingError,
     /// A report or wait the clause asked for did not come in time.
     Timeout,
     /// Any other class, by its name.

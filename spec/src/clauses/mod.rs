@@ -9,15 +9,20 @@ use crate::Stop;
 
 mod exits;
 mod family;
+mod ipc_calls;
 mod lifecycle;
 mod os_layer;
+mod pipes;
+mod queues;
 mod sentinel;
+mod simple_joinable;
 
 /// The seed documents, by file name.
 pub(crate) const SEED_000: &str = "000_6cd117ac27ff7806.txt";
 pub(crate) const SEED_001: &str = "001_7969d66ba657009b.txt";
 pub(crate) const SEED_002: &str = "002_efd3a0e071bdfb0f.txt";
 pub(crate) const SEED_003: &str = "003_c2fcd8e07ec0c1da.txt";
+pub(crate) const SEED_004: &str = "004_72fa51922437478a.txt";
 
 /// Every clause, in inventory order.
 pub fn all() -> Vec<&'static Clause> {
@@ -27,6 +32,9 @@ pub fn all() -> Vec<&'static Clause> {
     clauses.extend(sentinel::CLAUSES);
     clauses.extend(family::CLAUSES);
     clauses.extend(os_layer::CLAUSES);
+    clauses.extend(pipes::CLAUSES);
+    clauses.extend(queues::CLAUSES);
+    clauses.extend(simple_joinable::CLAUSES);
     clauses
 }
 
