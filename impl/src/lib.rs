@@ -20,10 +20,10 @@ mod sys;
 mod wire;
 
 use channels::{Gate, ReportChannel};
+use connection::Connection;
 use mpconform_spec::{
     Call, CallError, Capability, ErrorKind, Handle, ImplInfo, Implementation, PyError, Reply, Value,
 };
-use connection::Connection;
 use queues::QueueObject;
 use std::collections::{BTreeMap, BTreeSet};
 use std::os::fd::OwnedFd;

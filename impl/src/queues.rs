@@ -160,7 +160,9 @@ impl RefImpl {
             local: VecDeque::new(),
         };
         let h = self.handle();
-        if self.fault(Fault::FeederStartedEagerly) && matches!(kind, QueueKind::Queue | QueueKind::Joinable) {
+        if self.fault(Fault::FeederStartedEagerly)
+            && matches!(kind, QueueKind::Queue | QueueKind::Joinable)
+        {
             object.feeder = Some(self.start_feeder(&object));
         }
         self.queues.insert(h, object);
@@ -418,9 +420,10 @@ impl RefImpl {
                 ErrorKind::AttributeError,
                 "'SimpleQueue' object has no attribute 'qsize'",
             )),
-            _ if self.fault(Fault::QsizeNotImplemented) => {
-                Err(PyError::new(ErrorKind::Other("NotImplementedError".into()), ""))
-            }
+            _ if self.fault(Fault::QsizeNotImplemented) => Err(PyError::new(
+                ErrorKind::Other("NotImplementedError".into()),
+                "",
+            )),
             _ => Ok(Value::Int(q.maxsize - q.shared.slots.value())),
         }
     }
@@ -432,7 +435,10 @@ impl RefImpl {
         }
         let reader = Ends::borrow(&q.ends.reader)
             .ok_or_else(|| PyError::new(ErrorKind::OSError, "handle is closed"))?;
-        Ok(Value::Bool(!readable(reader, Some(std::time::Duration::ZERO))?))
+        Ok(Value::Bool(!readable(
+            reader,
+            Some(std::time::Duration::ZERO),
+        )?))
     }
 
     pub(crate) fn queue_full(&self, h: Handle) -> Result<Value, PyError> {
@@ -510,7 +516,10 @@ impl RefImpl {
         let Some(unfinished) = &q.shared.unfinished else {
             return Err(PyError::new(
                 ErrorKind::AttributeError,
-                format!("'{}' object has no attribute 'task_done'", q.kind.class_name()),
+                format!(
+                    "'{}' object has no attribute 'task_done'",
+                    q.kind.class_name()
+                ),
             ));
         };
         let too_many = || PyError::new(ErrorKind::ValueError, "task_done() called too many times");

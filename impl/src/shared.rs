@@ -120,9 +120,14 @@ impl SharedSem {
         Locked { sem: self }
     }
 
-    fn value_mut(&self, _held: &Locked<'_>) -> &mut i64 {
+    fn get(&self, _held: &Locked<'_>) -> i64 {
         // SAFETY: the caller holds the mutex, so no one else touches the count.
-        unsafe { &mut (*self.region.as_ptr()).value }
+        unsafe { (*self.region.as_ptr()).value }
+    }
+
+    fn set(&self, _held: &Locked<'_>, value: i64) {
+        // SAFETY: as above.
+        unsafe { (*self.region.as_ptr()).value = value }
     }
 
     /// Waits on the condition until `deadline` (None: for ever); false once
@@ -148,13 +153,17 @@ impl SharedSem {
     /// Takes one unit: at once when `block` is false, else waiting up to
     /// `timeout` (None: for ever). False when none could be taken.
     pub fn acquire(&self, block: bool, timeout: Option<Duration>) -> bool {
-        let deadline = if block { timeout.map(deadline_after) } else { None };
+        let deadline = if block {
+            timeout.map(deadline_after)
+        } else {
+            None
+        };
         let held = self.lock();
         loop {
-            let value = self.value_mut(&held);
-            if *value > 0 {
-                *value -= 1;
-                if *value == 0 {
+            let value = self.get(&held);
+            if value > 0 {
+                self.set(&held, value - 1);
+                if value == 1 {
                     // Whoever waits for zero (JoinableQueue.join) may go on.
                     self.wake_all();
                 }
@@ -164,8 +173,7 @@ impl SharedSem {
                 return false;
             }
             if !self.wait(&held, deadline) {
-                let value = self.value_mut(&held);
-                if *value > 0 {
+                if self.get(&held) > 0 {
                     continue;
                 }
                 return false;
@@ -181,14 +189,14 @@ impl SharedSem {
             // SAFETY: under the mutex.
             unsafe { (*self.region.as_ptr()).max }
         };
-        let value = self.value_mut(&held);
-        if *value >= max {
+        let value = self.get(&held);
+        if value >= max {
             return Err(PyError::new(
                 ErrorKind::ValueError,
                 "semaphore or lock released too many times",
             ));
         }
-        *value += 1;
+        self.set(&held, value + 1);
         self.wake_all();
         Ok(())
     }
@@ -196,13 +204,13 @@ impl SharedSem {
     /// The count as it stands.
     pub fn value(&self) -> i64 {
         let held = self.lock();
-        *self.value_mut(&held)
+        self.get(&held)
     }
 
     /// Blocks until the count is zero.
     pub fn wait_zero(&self) {
         let held = self.lock();
-        while *self.value_mut(&held) != 0 {
+        while self.get(&held) != 0 {
             self.wait(&held, None);
         }
     }
@@ -225,7 +233,9 @@ fn deadline_after(timeout: Duration) -> libc::timespec {
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
     let nanos = now.tv_nsec as u128 + timeout.subsec_nanos() as u128;
     libc::timespec {
-        tv_sec: now.tv_sec + timeout.as_secs() as libc::time_t + (nanos / 1_000_000_000) as libc::time_t,
+        tv_sec: now.tv_sec
+            + timeout.as_secs() as libc::time_t
+            + (nanos / 1_000_000_000) as libc::time_t,
         tv_nsec: (nanos % 1_000_000_000) as libc::c_long,
     }
 }

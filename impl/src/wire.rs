@@ -72,7 +72,9 @@ pub fn decode(payload: &[u8], modules: &BTreeSet<String>) -> Result<Value, PyErr
             }
             Value::Opaque(format!("function {module}.{name}"))
         }
-        Wire::FunctionByValue { module, name } => Value::Opaque(format!("function {module}.{name}")),
+        Wire::FunctionByValue { module, name } => {
+            Value::Opaque(format!("function {module}.{name}"))
+        }
     })
 }
 

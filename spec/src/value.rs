@@ -41,7 +41,12 @@ impl fmt::Display for Value {
             Value::Int(i) => write!(f, "{i}"),
             Value::Str(s) => write!(f, "{s:?}"),
             Value::Bytes(b) if b.len() > 64 => {
-                write!(f, "b{:?}... ({} bytes)", String::from_utf8_lossy(&b[..32]), b.len())
+                write!(
+                    f,
+                    "b{:?}... ({} bytes)",
+                    String::from_utf8_lossy(&b[..32]),
+                    b.len()
+                )
             }
             Value::Bytes(b) => write!(f, "b{:?}", String::from_utf8_lossy(b)),
             Value::List(items) => {

@@ -56,7 +56,11 @@ impl Session<'_> {
         self.call(Call::Ipc(op))
     }
 
-    pub(crate) fn new_queue(&mut self, kind: QueueKind, maxsize: Option<i64>) -> Result<Handle, Stop> {
+    pub(crate) fn new_queue(
+        &mut self,
+        kind: QueueKind,
+        maxsize: Option<i64>,
+    ) -> Result<Handle, Stop> {
         let v = self.ipc(
             &format!("create a {}", kind.class_name()),
             IpcOp::QueueNew { kind, maxsize },
@@ -68,7 +72,10 @@ impl Session<'_> {
         let v = self.ipc("Pipe()", IpcOp::PipeNew { duplex })?;
         match handles("Pipe() ends", &v)?.as_slice() {
             [a, b] => Ok((*a, *b)),
-            other => Err(Stop::Broken(format!("Pipe() returned {} ends", other.len()))),
+            other => Err(Stop::Broken(format!(
+                "Pipe() returned {} ends",
+                other.len()
+            ))),
         }
     }
 
@@ -122,7 +129,8 @@ impl Session<'_> {
     }
 
     pub(crate) fn join_thread(&mut self, queue: Handle) -> Result<(), Stop> {
-        self.ipc("join_thread()", IpcOp::JoinThread { queue }).map(drop)
+        self.ipc("join_thread()", IpcOp::JoinThread { queue })
+            .map(drop)
     }
 
     pub(crate) fn repr(&mut self, object: Handle) -> Result<String, Stop> {

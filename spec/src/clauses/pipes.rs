@@ -7,9 +7,7 @@ use crate::program::{ProcessSpec, Program};
 use crate::session::{expect_eq, expect_error};
 use crate::value::{ErrorKind, Value};
 
-pub(super) const CLAUSES: &[&Clause] = &[
-    &I01, &I02, &I03_WHOLE, &I03_ENDS, &I04, &I05,
-];
+pub(super) const CLAUSES: &[&Clause] = &[&I01, &I02, &I03_WHOLE, &I03_ENDS, &I04, &I05];
 
 static I01: Clause = Clause {
     id: "I01-duplex-pipe-both-ways",
@@ -39,8 +37,16 @@ fn i01(s: &mut Session) -> Result<(), Stop> {
     ])))?;
     s.start(child)?;
     s.send(a, text("ping"))?;
-    expect_eq("the child's b.recv()", &str_value("ping"), &s.report("child got")?)?;
-    expect_eq("a.recv() of the child's answer", &str_value("pong"), &s.recv_ok(a)?)?;
+    expect_eq(
+        "the child's b.recv()",
+        &str_value("ping"),
+        &s.report("child got")?,
+    )?;
+    expect_eq(
+        "a.recv() of the child's answer",
+        &str_value("pong"),
+        &s.recv_ok(a)?,
+    )?;
     s.join(child)?;
     expect_eq("the child's exit code", &Some(0), &s.exitcode(child)?)
 }
@@ -76,9 +82,19 @@ fn i02(s: &mut Session) -> Result<(), Stop> {
             item: text("back"),
         },
     )?;
-    expect_error("first end .send()", &e, ErrorKind::OSError, "connection is read-only")?;
+    expect_error(
+        "first end .send()",
+        &e,
+        ErrorKind::OSError,
+        "connection is read-only",
+    )?;
     let e = s.ipc_raises("second end .recv()", IpcOp::Recv { conn: w })?;
-    expect_error("second end .recv()", &e, ErrorKind::OSError, "connection is write-only")
+    expect_error(
+        "second end .recv()",
+        &e,
+        ErrorKind::OSError,
+        "connection is write-only",
+    )
 }
 
 static I03_WHOLE: Clause = Clause {
@@ -131,8 +147,15 @@ fn i03_whole(s: &mut Session) -> Result<(), Stop> {
                 timeout: 0.0,
             },
         )?;
-        expect_eq(&format!("poll(0) before message {}", i + 1), &Value::Bool(true), &ready)?;
-        let got = s.ipc(&format!("recv() of message {}", i + 1), IpcOp::Recv { conn: a })?;
+        expect_eq(
+            &format!("poll(0) before message {}", i + 1),
+            &Value::Bool(true),
+            &ready,
+        )?;
+        let got = s.ipc(
+            &format!("recv() of message {}", i + 1),
+            IpcOp::Recv { conn: a },
+        )?;
         expect_eq(&format!("message {}", i + 1), m, &got)?;
     }
     s.open(gate)?;
@@ -168,9 +191,16 @@ fn i03_ends(s: &mut Session) -> Result<(), Stop> {
         },
     )])))?;
     s.start(child)?;
-    s.ipc("close() of the parent's send end", IpcOp::CloseConn { conn: w })?;
+    s.ipc(
+        "close() of the parent's send end",
+        IpcOp::CloseConn { conn: w },
+    )?;
     s.join(child)?;
-    expect_eq("recv() of the last message", &str_value("last"), &s.recv_ok(r)?)?;
+    expect_eq(
+        "recv() of the last message",
+        &str_value("last"),
+        &s.recv_ok(r)?,
+    )?;
     let end = s.recv(r)?;
     match end {
         Err(e) => expect_error("recv() at the end", &e, ErrorKind::EOFError, "")?,

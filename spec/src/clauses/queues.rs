@@ -11,11 +11,8 @@ use crate::Capability;
 use std::time::Instant;
 
 pub(super) const CLAUSES: &[&Clause] = &[
-    &Q01, &Q02, &Q03, &Q04, &Q05, &Q06, &Q07, &Q08, &Q09, &Q10, &Q11, &Q12, &Q13, &Q14,
-    &Q15, &Q16,
+    &Q01, &Q02, &Q03, &Q04, &Q05, &Q06, &Q07, &Q08, &Q09, &Q10, &Q11, &Q12, &Q13, &Q14, &Q15, &Q16,
 ];
-
-
 
 fn queue_of(s: &mut Session, maxsize: Option<i64>) -> Result<Handle, Stop> {
     s.new_queue(QueueKind::Queue, maxsize)
@@ -34,10 +31,19 @@ fn join_ok(s: &mut Session, p: Handle) -> Result<(), Stop> {
     expect_eq("the child's exit code", &Some(0), &s.exitcode(p)?)
 }
 
-fn expect_raised(check: &str, got: Result<Value, PyError>, kind: ErrorKind, message: &str) -> Result<(), Stop> {
+fn expect_raised(
+    check: &str,
+    got: Result<Value, PyError>,
+    kind: ErrorKind,
+    message: &str,
+) -> Result<(), Stop> {
     match got {
         Err(e) => expect_error(check, &e, kind.clone(), message),
-        Ok(v) => Err(Stop::violation(check, format!("{kind}({message:?})"), format!("returned {v}"))),
+        Ok(v) => Err(Stop::violation(
+            check,
+            format!("{kind}({message:?})"),
+            format!("returned {v}"),
+        )),
     }
 }
 
@@ -111,7 +117,12 @@ fn q02(s: &mut Session) -> Result<(), Stop> {
         queue: q,
         item: text("c"),
     })?;
-    expect_raised("put_nowait of a third item on Queue(2)", third, ErrorKind::Full, "")?;
+    expect_raised(
+        "put_nowait of a third item on Queue(2)",
+        third,
+        ErrorKind::Full,
+        "",
+    )?;
     s.get(q)?;
     s.get(q).map(drop)
 }
@@ -131,16 +142,34 @@ static Q03: Clause = Clause {
 fn q03(s: &mut Session) -> Result<(), Stop> {
     let q = queue_of(s, Some(1))?;
     s.put(q, text("a"))?;
-    let r = s.ipc_result(IpcOp::PutNowait { queue: q, item: text("b") })?;
+    let r = s.ipc_result(IpcOp::PutNowait {
+        queue: q,
+        item: text("b"),
+    })?;
     expect_raised("put_nowait() on a full queue", r, ErrorKind::Full, "")?;
-    let r = s.ipc_result(IpcOp::Put { queue: q, item: text("b"), block: Some(false), timeout: None })?;
+    let r = s.ipc_result(IpcOp::Put {
+        queue: q,
+        item: text("b"),
+        block: Some(false),
+        timeout: None,
+    })?;
     expect_raised("put(block=False) on a full queue", r, ErrorKind::Full, "")?;
     let started = Instant::now();
-    let r = s.ipc_result(IpcOp::Put { queue: q, item: text("b"), block: None, timeout: Some(0.1) })?;
+    let r = s.ipc_result(IpcOp::Put {
+        queue: q,
+        item: text("b"),
+        block: None,
+        timeout: Some(0.1),
+    })?;
     let waited = started.elapsed().as_secs_f64();
     s.observe("put(timeout=0.1) took (s)", waited);
     expect_raised("put(timeout=0.1) on a full queue", r, ErrorKind::Full, "")?;
-    expect("put(timeout=0.1) waits its timeout", waited >= 0.1, ">= 0.1 s", waited)?;
+    expect(
+        "put(timeout=0.1) waits its timeout",
+        waited >= 0.1,
+        ">= 0.1 s",
+        waited,
+    )?;
     expect_eq("the one item", &str_value("a"), &s.get(q)?)
 }
 
@@ -161,14 +190,37 @@ fn q04(s: &mut Session) -> Result<(), Stop> {
     let q = queue_of(s, None)?;
     let r = s.get_nowait(q)?;
     expect_raised("get_nowait() on an empty queue", r, ErrorKind::Empty, "")?;
-    let r = s.ipc_result(IpcOp::Get { queue: q, block: Some(false), timeout: None })?;
-    expect_raised("get(block=False) on an empty queue", r, ErrorKind::Empty, "")?;
+    let r = s.ipc_result(IpcOp::Get {
+        queue: q,
+        block: Some(false),
+        timeout: None,
+    })?;
+    expect_raised(
+        "get(block=False) on an empty queue",
+        r,
+        ErrorKind::Empty,
+        "",
+    )?;
     let started = Instant::now();
-    let r = s.ipc_result(IpcOp::Get { queue: q, block: None, timeout: Some(0.1) })?;
+    let r = s.ipc_result(IpcOp::Get {
+        queue: q,
+        block: None,
+        timeout: Some(0.1),
+    })?;
     let waited = started.elapsed().as_secs_f64();
     s.observe("get(timeout=0.1) took (s)", waited);
-    expect_raised("get(timeout=0.1) on an empty queue", r, ErrorKind::Empty, "")?;
-    expect("get(timeout=0.1) waits its timeout", waited >= 0.1, ">= 0.1 s", waited)
+    expect_raised(
+        "get(timeout=0.1) on an empty queue",
+        r,
+        ErrorKind::Empty,
+        "",
+    )?;
+    expect(
+        "get(timeout=0.1) waits its timeout",
+        waited >= 0.1,
+        ">= 0.1 s",
+        waited,
+    )
 }
 
 static Q05: Clause = Clause {
@@ -195,17 +247,45 @@ fn q05(s: &mut Session) -> Result<(), Stop> {
         Ok(Value::List(vec![size, full]))
     };
     let pair = |n: i64, f: bool| Value::List(vec![Value::Int(n), Value::Bool(f)]);
-    expect_eq("[qsize(), full()] of a new Queue(2)", &pair(0, false), &state(s)?)?;
-    expect_eq("empty() of a new queue", &Value::Bool(true), &s.ipc("empty()", IpcOp::Empty { queue: q })?)?;
+    expect_eq(
+        "[qsize(), full()] of a new Queue(2)",
+        &pair(0, false),
+        &state(s)?,
+    )?;
+    expect_eq(
+        "empty() of a new queue",
+        &Value::Bool(true),
+        &s.ipc("empty()", IpcOp::Empty { queue: q })?,
+    )?;
     s.put(q, text("a"))?;
-    expect_eq("[qsize(), full()] after one put", &pair(1, false), &state(s)?)?;
+    expect_eq(
+        "[qsize(), full()] after one put",
+        &pair(1, false),
+        &state(s)?,
+    )?;
     s.put(q, text("b"))?;
-    expect_eq("[qsize(), full()] after two puts", &pair(2, true), &state(s)?)?;
+    expect_eq(
+        "[qsize(), full()] after two puts",
+        &pair(2, true),
+        &state(s)?,
+    )?;
     s.get(q)?;
-    expect_eq("[qsize(), full()] after one get", &pair(1, false), &state(s)?)?;
+    expect_eq(
+        "[qsize(), full()] after one get",
+        &pair(1, false),
+        &state(s)?,
+    )?;
     s.get(q)?;
-    expect_eq("[qsize(), full()] after both gets", &pair(0, false), &state(s)?)?;
-    expect_eq("empty() once drained", &Value::Bool(true), &s.ipc("empty()", IpcOp::Empty { queue: q })?)
+    expect_eq(
+        "[qsize(), full()] after both gets",
+        &pair(0, false),
+        &state(s)?,
+    )?;
+    expect_eq(
+        "empty() once drained",
+        &Value::Bool(true),
+        &s.ipc("empty()", IpcOp::Empty { queue: q })?,
+    )
 }
 
 static Q06: Clause = Clause {
@@ -233,13 +313,31 @@ fn q06(s: &mut Session) -> Result<(), Stop> {
     let message = format!("Queue {repr} is closed");
     let ops = [
         ("put()", put(q, text("b"))),
-        ("put_nowait()", IpcOp::PutNowait { queue: q, item: text("b") }),
-        ("get()", IpcOp::Get { queue: q, block: None, timeout: Some(0.0) }),
+        (
+            "put_nowait()",
+            IpcOp::PutNowait {
+                queue: q,
+                item: text("b"),
+            },
+        ),
+        (
+            "get()",
+            IpcOp::Get {
+                queue: q,
+                block: None,
+                timeout: Some(0.0),
+            },
+        ),
         ("get_nowait()", IpcOp::GetNowait { queue: q }),
     ];
     for (what, op) in ops {
         let r = s.ipc_result(op)?;
-        expect_raised(&format!("{what} after close()"), r, ErrorKind::ValueError, &message)?;
+        expect_raised(
+            &format!("{what} after close()"),
+            r,
+            ErrorKind::ValueError,
+            &message,
+        )?;
     }
     s.join_thread(q)
 }
@@ -312,7 +410,11 @@ fn q08(s: &mut Session) -> Result<(), Stop> {
     // rest is in the pipe once it has been joined.
     join_ok(s, p)?;
     let a = s.get_nowait(q)?;
-    expect_eq("get_nowait() after the child ended", &Ok(str_value("a")), &a)?;
+    expect_eq(
+        "get_nowait() after the child ended",
+        &Ok(str_value("a")),
+        &a,
+    )?;
     let b = s.get_nowait(q)?;
     expect_eq("the next get_nowait()", &Ok(str_value("b")), &b)?;
     let end = s.get_nowait(q)?;
@@ -339,8 +441,16 @@ fn q09(s: &mut Session) -> Result<(), Stop> {
     s.put(q, Item::Object)?;
     s.put(q, text("after"))?;
     expect_eq("get() of None", &Value::None, &s.get(q)?)?;
-    expect_eq("get() of an object()", &Value::Opaque("object".into()), &s.get(q)?)?;
-    expect_eq("get() of the item after it", &str_value("after"), &s.get(q)?)
+    expect_eq(
+        "get() of an object()",
+        &Value::Opaque("object".into()),
+        &s.get(q)?,
+    )?;
+    expect_eq(
+        "get() of the item after it",
+        &str_value("after"),
+        &s.get(q)?,
+    )
 }
 
 static Q10: Clause = Clause {
@@ -359,7 +469,10 @@ static Q10: Clause = Clause {
 fn q10(s: &mut Session) -> Result<(), Stop> {
     let q = queue_of(s, None)?;
     let repr = s.repr(q)?;
-    let e = s.ipc_raises("join_thread() before close()", IpcOp::JoinThread { queue: q })?;
+    let e = s.ipc_raises(
+        "join_thread() before close()",
+        IpcOp::JoinThread { queue: q },
+    )?;
     expect_error(
         "join_thread() before close()",
         &e,
@@ -374,7 +487,11 @@ fn q10(s: &mut Session) -> Result<(), Stop> {
             ipc_step("join_thread", IpcOp::JoinThread { queue: q }),
         ],
     )?;
-    expect_eq("the child's join_thread() after close()", &Value::None, &s.report("join_thread")?)?;
+    expect_eq(
+        "the child's join_thread() after close()",
+        &Value::None,
+        &s.report("join_thread")?,
+    )?;
     expect_eq("the child's item", &str_value("a"), &s.get(q)?)?;
     join_ok(s, p)
 }
@@ -403,14 +520,27 @@ fn q11(s: &mut Session) -> Result<(), Stop> {
         ipc_step("first put", put(q, Item::Unpicklable)),
         ipc_step(
             "second put",
-            IpcOp::Put { queue: q, item: text("after"), block: None, timeout: Some(hang) },
+            IpcOp::Put {
+                queue: q,
+                item: text("after"),
+                block: None,
+                timeout: Some(hang),
+            },
         ),
     ]));
     spec.capture_stderr = true;
     let p = s.new_process(spec)?;
     s.start(p)?;
-    expect_eq("put() of an unpicklable item", &Value::None, &s.report("first put")?)?;
-    expect_eq("the next put() on the Queue(1)", &Value::None, &s.report("second put")?)?;
+    expect_eq(
+        "put() of an unpicklable item",
+        &Value::None,
+        &s.report("first put")?,
+    )?;
+    expect_eq(
+        "the next put() on the Queue(1)",
+        &Value::None,
+        &s.report("second put")?,
+    )?;
     expect_eq("the item after it", &str_value("after"), &s.get(q)?)?;
     join_ok(s, p)?;
     let err = s.ok("the child's stderr", Call::ProcessStderr { process: p })?;
@@ -444,10 +574,20 @@ static Q12: Clause = Clause {
 fn q12(s: &mut Session) -> Result<(), Stop> {
     let q = queue_of(s, None)?;
     let p = child(s, vec![ipc_do(put(q, text("inherited")))])?;
-    expect_eq("an item from the child", &str_value("inherited"), &s.get(q)?)?;
+    expect_eq(
+        "an item from the child",
+        &str_value("inherited"),
+        &s.get(q)?,
+    )?;
     join_ok(s, p)?;
     let (a, _b) = s.pipe(None)?;
-    let e = s.ipc_raises("send() of a queue", IpcOp::Send { conn: a, item: Item::Itself(q) })?;
+    let e = s.ipc_raises(
+        "send() of a queue",
+        IpcOp::Send {
+            conn: a,
+            item: Item::Itself(q),
+        },
+    )?;
     expect_error(
         "send() of a queue",
         &e,
@@ -497,8 +637,16 @@ fn q13(s: &mut Session) -> Result<(), Stop> {
         },
     )?;
     let forked = crate::session::int("os.fork()", &forked)?;
-    expect_eq("threads of the multiprocessing child after its put", &Value::Int(2), &s.report("mp child threads")?)?;
-    expect_eq("threads of the os.fork() child after its put", &Value::Int(1), &s.report("fork child threads")?)?;
+    expect_eq(
+        "threads of the multiprocessing child after its put",
+        &Value::Int(2),
+        &s.report("mp child threads")?,
+    )?;
+    expect_eq(
+        "threads of the os.fork() child after its put",
+        &Value::Int(1),
+        &s.report("fork child threads")?,
+    )?;
     // The parent's feeder and the child's feeder share the write lock, so
     // messages arrive whole but in either order.
     let mut got: Vec<String> = Vec::new();
@@ -514,9 +662,20 @@ fn q13(s: &mut Session) -> Result<(), Stop> {
     expected.sort();
     expect_eq("the three items that arrive, in any order", &expected, &got)?;
     join_ok(s, p)?;
-    s.ok("os.waitpid() of the fork child", Call::OsWaitpid { pid: forked, nohang: false })?;
+    s.ok(
+        "os.waitpid() of the fork child",
+        Call::OsWaitpid {
+            pid: forked,
+            nohang: false,
+        },
+    )?;
     let end = s.get_nowait(q)?;
-    expect_raised("get_nowait() once both children ended", end, ErrorKind::Empty, "")
+    expect_raised(
+        "get_nowait() once both children ended",
+        end,
+        ErrorKind::Empty,
+        "",
+    )
 }
 
 static Q14: Clause = Clause {
@@ -539,12 +698,21 @@ fn q14(s: &mut Session) -> Result<(), Stop> {
     const ITEMS: i64 = 20;
     let q = queue_of(s, None)?;
     s.put(q, text("warm-up"))?;
-    expect_eq("the parent's warm-up item", &str_value("warm-up"), &s.get(q)?)?;
+    expect_eq(
+        "the parent's warm-up item",
+        &str_value("warm-up"),
+        &s.get(q)?,
+    )?;
     let consumers: Vec<Handle> = (0..2)
         .map(|c| {
             child(
                 s,
-                vec![Step::Drain { label: format!("consumer {c}"), from: q, stop: Value::None, task_done: false }],
+                vec![Step::Drain {
+                    label: format!("consumer {c}"),
+                    from: q,
+                    stop: Value::None,
+                    task_done: false,
+                }],
             )
         })
         .collect::<Result<_, _>>()?;
@@ -553,7 +721,12 @@ fn q14(s: &mut Session) -> Result<(), Stop> {
             child(
                 s,
                 (0..ITEMS)
-                    .map(|i| ipc_do(put(q, Item::Data(Value::List(vec![Value::Int(p), Value::Int(i)])))))
+                    .map(|i| {
+                        ipc_do(put(
+                            q,
+                            Item::Data(Value::List(vec![Value::Int(p), Value::Int(i)])),
+                        ))
+                    })
                     .collect(),
             )
         })
@@ -586,7 +759,9 @@ fn q14(s: &mut Session) -> Result<(), Stop> {
         }
     }
     all.sort();
-    let expected: Vec<(i64, i64)> = (0..PRODUCERS).flat_map(|p| (0..ITEMS).map(move |i| (p, i))).collect();
+    let expected: Vec<(i64, i64)> = (0..PRODUCERS)
+        .flat_map(|p| (0..ITEMS).map(move |i| (p, i)))
+        .collect();
     expect_eq("every item, got once", &expected, &all)?;
     for c in consumers {
         join_ok(s, c)?;
@@ -609,15 +784,31 @@ static Q15: Clause = Clause {
 };
 
 fn q15(s: &mut Session) -> Result<(), Stop> {
-    for (name, offered) in [("Queue", true), ("LifoQueue", false), ("PriorityQueue", false)] {
-        let v = s.ipc(&format!("hasattr(multiprocessing, {name:?})"), IpcOp::ModuleHas { name: name.into() })?;
-        expect_eq(&format!("hasattr(multiprocessing, {name:?})"), &Value::Bool(offered), &v)?;
+    for (name, offered) in [
+        ("Queue", true),
+        ("LifoQueue", false),
+        ("PriorityQueue", false),
+    ] {
+        let v = s.ipc(
+            &format!("hasattr(multiprocessing, {name:?})"),
+            IpcOp::ModuleHas { name: name.into() },
+        )?;
+        expect_eq(
+            &format!("hasattr(multiprocessing, {name:?})"),
+            &Value::Bool(offered),
+            &v,
+        )?;
     }
     let q = s.new_queue(QueueKind::Thread, None)?;
     let p = child(s, vec![ipc_do(put(q, text("from the child")))])?;
     join_ok(s, p)?;
     let r = s.get_nowait(q)?;
-    expect_raised("get_nowait() on the parent's queue.Queue", r, ErrorKind::Empty, "")
+    expect_raised(
+        "get_nowait() on the parent's queue.Queue",
+        r,
+        ErrorKind::Empty,
+        "",
+    )
 }
 
 static Q16: Clause = Clause {

@@ -9,8 +9,6 @@ use crate::value::{ErrorKind, Value};
 
 pub(super) const CLAUSES: &[&Clause] = &[&S01, &J01, &J02, &J03, &J04, &J05];
 
-
-
 fn child(s: &mut Session, steps: Vec<Step>) -> Result<Handle, Stop> {
     let p = s.new_process(ProcessSpec::target(Program::steps(steps)))?;
     s.start(p)?;
@@ -38,18 +36,51 @@ static S01: Clause = Clause {
 
 fn s01(s: &mut Session) -> Result<(), Stop> {
     let q = s.new_queue(QueueKind::Simple, None)?;
-    expect_eq("empty() of a new SimpleQueue", &Value::Bool(true), &s.ipc("empty()", IpcOp::Empty { queue: q })?)?;
+    expect_eq(
+        "empty() of a new SimpleQueue",
+        &Value::Bool(true),
+        &s.ipc("empty()", IpcOp::Empty { queue: q })?,
+    )?;
     s.put(q, text("a"))?;
-    expect_eq("empty() after put()", &Value::Bool(false), &s.ipc("empty()", IpcOp::Empty { queue: q })?)?;
-    expect_eq("get()", &str_value("a"), &s.ipc("get()", IpcOp::Get { queue: q, block: None, timeout: None })?)?;
+    expect_eq(
+        "empty() after put()",
+        &Value::Bool(false),
+        &s.ipc("empty()", IpcOp::Empty { queue: q })?,
+    )?;
+    expect_eq(
+        "get()",
+        &str_value("a"),
+        &s.ipc(
+            "get()",
+            IpcOp::Get {
+                queue: q,
+                block: None,
+                timeout: None,
+            },
+        )?,
+    )?;
     let p = child(s, vec![ipc_do(put(q, text("from the child")))])?;
     join_ok(s, p)?;
     expect_eq(
         "get() of the child's item",
         &str_value("from the child"),
-        &s.ipc("get()", IpcOp::Get { queue: q, block: None, timeout: None })?,
+        &s.ipc(
+            "get()",
+            IpcOp::Get {
+                queue: q,
+                block: None,
+                timeout: None,
+            },
+        )?,
     )?;
-    let e = s.ipc_raises("get(timeout=1)", IpcOp::Get { queue: q, block: None, timeout: Some(1.0) })?;
+    let e = s.ipc_raises(
+        "get(timeout=1)",
+        IpcOp::Get {
+            queue: q,
+            block: None,
+            timeout: Some(1.0),
+        },
+    )?;
     expect_error(
         "get(timeout=1)",
         &e,
@@ -58,7 +89,12 @@ fn s01(s: &mut Session) -> Result<(), Stop> {
     )?;
     let e = s.ipc_raises(
         "put('x', block=False)",
-        IpcOp::Put { queue: q, item: text("x"), block: Some(false), timeout: None },
+        IpcOp::Put {
+            queue: q,
+            item: text("x"),
+            block: Some(false),
+            timeout: None,
+        },
     )?;
     expect_error(
         "put('x', block=False)",
@@ -119,7 +155,12 @@ static J02: Clause = Clause {
 fn j02(s: &mut Session) -> Result<(), Stop> {
     let q = joinable(s)?;
     let e = s.ipc_raises("task_done() on a fresh queue", task_done(q))?;
-    expect_error("task_done() on a fresh queue", &e, ErrorKind::ValueError, TOO_MANY)?;
+    expect_error(
+        "task_done() on a fresh queue",
+        &e,
+        ErrorKind::ValueError,
+        TOO_MANY,
+    )?;
     s.put(q, text("a"))?;
     s.get(q)?;
     s.ipc("task_done() for the one item", task_done(q))?;
@@ -189,13 +230,21 @@ static J04: Clause = Clause {
 fn j04(s: &mut Session) -> Result<(), Stop> {
     let q = joinable(s)?;
     let p = child(s, vec![ipc_step("fresh join", IpcOp::Join { queue: q })])?;
-    expect_eq("join() on a fresh queue", &Value::None, &s.report("fresh join")?)?;
+    expect_eq(
+        "join() on a fresh queue",
+        &Value::None,
+        &s.report("fresh join")?,
+    )?;
     join_ok(s, p)?;
     s.put(q, text("a"))?;
     s.get(q)?;
     s.ipc("task_done()", task_done(q))?;
     let p = child(s, vec![ipc_step("join at zero", IpcOp::Join { queue: q })])?;
-    expect_eq("join() once every task is done", &Value::None, &s.report("join at zero")?)?;
+    expect_eq(
+        "join() once every task is done",
+        &Value::None,
+        &s.report("join at zero")?,
+    )?;
     join_ok(s, p)
 }
 
@@ -226,12 +275,23 @@ fn j05(s: &mut Session) -> Result<(), Stop> {
     let worker = child(
         s,
         vec![
-            ipc_step("got", IpcOp::Get { queue: q, block: None, timeout: None }),
+            ipc_step(
+                "got",
+                IpcOp::Get {
+                    queue: q,
+                    block: None,
+                    timeout: None,
+                },
+            ),
             ipc_do(task_done(q)),
         ],
     )?;
     expect_eq("the worker's get()", &str_value("job"), &s.report("got")?)?;
     join_ok(s, worker)?;
-    expect_eq("the other process's join()", &Value::None, &s.report("joined")?)?;
+    expect_eq(
+        "the other process's join()",
+        &Value::None,
+        &s.report("joined")?,
+    )?;
     join_ok(s, joiner)
 }
