@@ -70,6 +70,18 @@ enum Command {
         #[arg(long)]
         python: Option<std::path::PathBuf>,
     },
+    /// Fuzz queue ordering and task accounting with generated workloads,
+    /// checked against a model; prints a minimal failing program.
+    Fuzz {
+        #[command(flatten)]
+        against: Against,
+        /// Cases of each kind (sequential and concurrent).
+        #[arg(long, default_value_t = 64)]
+        cases: u32,
+        /// Where failing seeds are kept and replayed from.
+        #[arg(long, default_value = "mpconform-fuzz-seeds.txt")]
+        seeds: String,
+    },
     /// Run one clause in this process (the runner re-executes itself with it).
     #[command(name = "__clause", hide = true)]
     Clause {
@@ -211,6 +223,32 @@ fn dispatch(command: Command) -> Result<ExitCode, HarnessError> {
             } else {
                 ExitCode::from(1)
             })
+        }
+        Command::Fuzz {
+            against,
+            cases,
+            seeds,
+        } => {
+            if cases == 0 {
+                return Err(HarnessError::NoCases);
+            }
+            let (target, fault, _) = against.resolve()?;
+            let report = crate::fuzz::fuzz(&target, fault, cases, Some(&seeds))?;
+            match report.finding {
+                None => {
+                    say(format_args!(
+                        "fuzz against {target}: {} sequential and {} concurrent cases, no departure from the model",
+                        report.sequential_cases, report.concurrent_cases
+                    ));
+                    Ok(ExitCode::SUCCESS)
+                }
+                Some(finding) => {
+                    say(format_args!(
+                        "fuzz against {target}: a departure from the model, shrunk to a minimal case\n{finding}"
+                    ));
+                    Ok(ExitCode::from(1))
+                }
+            }
         }
         Command::Clause {
             against,

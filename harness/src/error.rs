@@ -24,12 +24,19 @@ pub enum HarnessError {
     Spawn(#[from] std::io::Error),
     #[error("cannot open the implementation: {0}")]
     Open(String),
+    #[error("--cases must be at least 1")]
+    NoCases,
+    #[error("the fuzzer could not go on: {0}")]
+    Fuzz(String),
 }
 
 impl HarnessError {
     /// Bad input from the user (exit status 2), as opposed to a run that could
     /// not be carried out (exit status 3).
     pub fn is_usage(&self) -> bool {
-        !matches!(self, HarnessError::Spawn(_) | HarnessError::Open(_))
+        !matches!(
+            self,
+            HarnessError::Spawn(_) | HarnessError::Open(_) | HarnessError::Fuzz(_)
+        )
     }
 }

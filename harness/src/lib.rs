@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod cli;
 pub mod error;
+pub mod fuzz;
 pub mod groups;
 pub mod isolate;
 pub mod loopback;

@@ -65,6 +65,9 @@ enum Buffered {
 struct Feeder {
     buffer: Sender<Buffered>,
     thread: Option<JoinHandle<()>>,
+    /// The process the thread runs in: a copy inherited by fork names a
+    /// thread that does not exist here and must never be joined.
+    owner: i32,
 }
 
 /// The locks every process holding the queue shares.
@@ -231,6 +234,7 @@ impl RefImpl {
         Feeder {
             buffer: tx,
             thread: Some(thread),
+            owner: nix::unistd::getpid().as_raw(),
         }
     }
 
@@ -496,9 +500,12 @@ impl RefImpl {
         if !q.closed {
             return Ok(Value::None);
         }
+        let me = nix::unistd::getpid().as_raw();
         if !q.join_cancelled {
-            if let Some(thread) = q.feeder.as_mut().and_then(|f| f.thread.take()) {
-                let _ = thread.join();
+            if let Some(f) = q.feeder.as_mut().filter(|f| f.owner == me) {
+                if let Some(thread) = f.thread.take() {
+                    let _ = thread.join();
+                }
             }
         }
         Ok(Value::None)
@@ -602,8 +609,15 @@ impl RefImpl {
             if q.join_cancelled {
                 continue;
             }
-            if let Some(thread) = q.feeder.as_mut().and_then(|f| f.thread.take()) {
-                let _ = thread.join();
+            let me = nix::unistd::getpid().as_raw();
+            match q.feeder.as_mut() {
+                Some(f) if f.owner == me => {
+                    if let Some(thread) = f.thread.take() {
+                        let _ = thread.join();
+                    }
+                }
+                Some(f) => std::mem::forget(f.thread.take()),
+                None => {}
             }
         }
     }

@@ -1,0 +1,60 @@
+//! The fuzzer, bounded: the reference implementation departs from no model
+//! in the bounded cases, and each ordering or accounting fault is found
+//! within the same bounds (and shrunk to a program that names the check).
+
+use mpconform_harness::fuzz::fuzz;
+use mpconform_harness::target::Target;
+use mpconform_ref::Fault;
+
+/// Cases of each kind that cargo test runs.
+const CASES: u32 = 32;
+
+/// The ordering and accounting faults the fuzzer must find.
+const FOUND_BY_FUZZING: &[&str] = &[
+    "feeder-reverses-batches",
+    "close-drops-buffered-tail",
+    "no-flush-at-exit",
+    "queue-not-reset-after-fork",
+    "nonpositive-maxsize-literal",
+    "task-done-unbounded",
+    "put-adds-no-task",
+    "unfinished-count-per-process",
+    "join-returns-before-zero",
+];
+
+#[test]
+fn the_reference_follows_the_model() {
+    let report = fuzz(
+        &Target::Ref,
+        None,
+        CASES,
+        Some("tests/fuzz-regressions.txt"),
+    )
+    .expect("the fuzzer runs");
+    if let Some(finding) = report.finding {
+        panic!("the reference departs from the model:\n{finding}");
+    }
+    assert_eq!(report.sequential_cases, CASES);
+    assert_eq!(report.concurrent_cases, CASES);
+}
+
+#[test]
+fn every_ordering_and_accounting_fault_is_found() {
+    let mut missed = Vec::new();
+    for name in FOUND_BY_FUZZING {
+        let fault = Fault::from_name(name).expect("a known fault");
+        // No seed file: a fault's findings are not regressions to replay.
+        let report = fuzz(&Target::Ref, Some(fault), CASES, None).expect("the fuzzer runs");
+        match report.finding {
+            None => missed.push(*name),
+            Some(finding) => assert!(
+                finding.program.starts_with("q = "),
+                "{name}: the finding prints a program:\n{finding}"
+            ),
+        }
+    }
+    assert!(
+        missed.is_empty(),
+        "faults the fuzzer did not find: {missed:?}"
+    );
+}
