@@ -25,6 +25,8 @@ pub enum MeasureError {
     PythonFailed(PathBuf, String),
     #[error("unreadable timing from {0}: {1:?}")]
     Unreadable(PathBuf, String),
+    #[error("the raw pipe failed: {0}")]
+    Raw(std::io::Error),
 }
 
 /// One measured way of doing the lifecycle.
@@ -121,6 +123,14 @@ fn cpython(iterations: u32, python: &Path) -> Result<f64, MeasureError> {
         .args(["-c", CPYTHON_LOOP, &iterations.to_string()])
         .output()
         .map_err(|e| MeasureError::NoPython(python.into(), e))?;
+    parse_python_output(python, output)
+}
+
+/// The one number a timing script prints, or why there is none.
+pub(crate) fn parse_python_output(
+    python: &Path,
+    output: std::process::Output,
+) -> Result<f64, MeasureError> {
     let stdout = String::from_utf8_lossy(&output.stdout).trim().to_string();
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr).trim().to_string();
@@ -133,14 +143,22 @@ fn cpython(iterations: u32, python: &Path) -> Result<f64, MeasureError> {
 
 /// The table: time per lifecycle and the ratios to raw and to CPython.
 pub fn table(measures: &[Measure], iterations: u32) -> String {
+    table_of(
+        &format!("{iterations} lifecycles each (create, start, join, close a child that returns)"),
+        "µs / op",
+        measures,
+    )
+}
+
+/// A table of three measures (raw, reference, CPython, in that order): time
+/// per unit and the ratios to raw and to CPython.
+pub fn table_of(title: &str, unit: &str, measures: &[Measure]) -> String {
     let raw = measures[0].micros.as_ref().ok().copied();
     let cpython = measures[2].micros.as_ref().ok().copied();
-    let mut text = format!(
-        "{iterations} lifecycles each (create, start, join, close a child that returns)\n\n"
-    );
+    let mut text = format!("{title}\n\n");
     text.push_str(&format!(
         "{:<64} {:>10} {:>8} {:>11}\n",
-        "measure", "µs / op", "vs raw", "vs CPython"
+        "measure", unit, "vs raw", "vs CPython"
     ));
     for m in measures {
         match &m.micros {
@@ -148,7 +166,7 @@ pub fn table(measures: &[Measure], iterations: u32) -> String {
                 let ratio =
                     |base: Option<f64>| base.map_or("-".to_string(), |b| format!("{:.2}x", us / b));
                 text.push_str(&format!(
-                    "{:<64} {:>10.1} {:>8} {:>11}\n",
+                    "{:<64} {:>10.2} {:>8} {:>11}\n",
                     m.name,
                     us,
                     ratio(raw),

@@ -1,5 +1,6 @@
 //! The `mpconform` command line.
 
+use crate::bench_transfer::Carrier;
 use crate::error::HarnessError;
 use crate::isolate::{run_in_this_process, ClauseJob};
 use crate::report;
@@ -66,6 +67,9 @@ enum Command {
         /// Lifecycles per measure.
         #[arg(long, default_value_t = 500)]
         iterations: u32,
+        /// Items carried per Queue and Pipe measure.
+        #[arg(long, default_value_t = 100_000)]
+        items: usize,
         /// The CPython to compare with (default: pyenv's 3.13.0).
         #[arg(long)]
         python: Option<std::path::PathBuf>,
@@ -207,17 +211,36 @@ fn dispatch(command: Command) -> Result<ExitCode, HarnessError> {
                 ExitCode::from(1)
             })
         }
-        Command::Bench { iterations, python } => {
+        Command::Bench {
+            iterations,
+            items,
+            python,
+        } => {
             if iterations == 0 {
                 return Err(HarnessError::NoIterations);
             }
+            if items == 0 {
+                return Err(HarnessError::NoItems);
+            }
             let python = python.unwrap_or_else(crate::bench::default_python);
-            let measures = crate::bench::run(iterations, &python);
+            let lifecycle = crate::bench::run(iterations, &python);
             say(format_args!(
                 "{}",
-                crate::bench::table(&measures, iterations)
+                crate::bench::table(&lifecycle, iterations)
             ));
-            let all_measured = measures.iter().all(|m| m.micros.is_ok());
+            let mut all_measured = lifecycle.iter().all(|m| m.micros.is_ok());
+            for carrier in [Carrier::Queue, Carrier::Pipe] {
+                let measures = crate::bench_transfer::run(carrier, items, &python);
+                say(format_args!(
+                    "{}",
+                    crate::bench::table_of(
+                        &format!("{items} small items, {}", carrier.title()),
+                        "µs / item",
+                        &measures
+                    )
+                ));
+                all_measured &= measures.iter().all(|m| m.micros.is_ok());
+            }
             Ok(if all_measured {
                 ExitCode::SUCCESS
             } else {

@@ -24,6 +24,8 @@ pub enum HarnessError {
     Spawn(#[from] std::io::Error),
     #[error("cannot open the implementation: {0}")]
     Open(String),
+    #[error("--items must be at least 1")]
+    NoItems,
     #[error("--cases must be at least 1")]
     NoCases,
     #[error("the fuzzer could not go on: {0}")]

@@ -34,14 +34,15 @@ impl RefImpl {
         if let Some(capture) = stderr {
             let _ = nix::unistd::dup2_stderr(capture.as_fd());
         }
-        let object: &ProcessObject = &self.processes[&h];
-        let program = match (
-            &object.run_override,
-            self.faults.has(Fault::RunOverrideIgnored),
-        ) {
-            (Some(run), false) => run.clone(),
-            _ => object.target.clone().unwrap_or_default(),
+        let ignores_override = self.faults.has(Fault::RunOverrideIgnored);
+        // Taken, not cloned: this process's copy of the object is never used
+        // again, and a program can be long.
+        let object: &mut ProcessObject = self.processes.get_mut(&h).expect("started object");
+        let program = match (object.run_override.take(), ignores_override) {
+            (Some(run), false) => run,
+            _ => object.target.take().unwrap_or_default(),
         };
+        let object: &ProcessObject = &self.processes[&h];
         let parent = (self.current.name.clone(), nix::unistd::getppid().as_raw());
         let counter = if self.faults.has(Fault::ChildCounterNotReset) {
             self.current.counter

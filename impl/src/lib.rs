@@ -14,6 +14,7 @@ mod ipc;
 mod os_layer;
 mod process;
 mod queues;
+mod ring;
 mod shared;
 mod status;
 mod sys;

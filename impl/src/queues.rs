@@ -6,6 +6,7 @@
 
 use crate::connection::fake_address;
 use crate::faults::Fault;
+use crate::ring::Ring;
 use crate::shared::SharedSem;
 use crate::sys::{readable, seconds, write_all};
 use crate::wire::{frame, read_frame, Wire};
@@ -72,6 +73,8 @@ struct Feeder {
 
 /// The locks every process holding the queue shares.
 struct SharedState {
+    /// Where Queue's and JoinableQueue's messages travel.
+    ring: Option<Ring>,
     slots: SharedSem,
     read_lock: SharedSem,
     write_lock: SharedSem,
@@ -139,8 +142,16 @@ impl RefImpl {
         } else {
             requested.max(0)
         };
-        let (reader, writer) = crate::sys::pipe()?;
+        // SimpleQueue writes and reads its pipe directly; the others go
+        // through the shared-memory pipe (see ring.rs).
+        let (reader, writer, ring) = if kind == QueueKind::Simple {
+            let (r, w) = crate::sys::pipe()?;
+            (r.into_raw_fd(), w.into_raw_fd(), None)
+        } else {
+            (-1, -1, Some(Ring::new()?))
+        };
         let shared = SharedState {
+            ring,
             slots: SharedSem::new(maxsize, maxsize)?,
             read_lock: SharedSem::new(1, 1)?,
             write_lock: SharedSem::new(1, 1)?,
@@ -153,8 +164,8 @@ impl RefImpl {
             kind,
             maxsize,
             ends: Arc::new(Ends {
-                reader: AtomicI32::new(reader.into_raw_fd()),
-                writer: AtomicI32::new(writer.into_raw_fd()),
+                reader: AtomicI32::new(reader),
+                writer: AtomicI32::new(writer),
             }),
             shared: Arc::new(shared),
             feeder: None,
@@ -384,13 +395,11 @@ impl RefImpl {
         let block = block.unwrap_or(true);
         let ignores_timeout = self.fault(Fault::TimeoutsNotWaited);
         let q = self.queue(h)?;
-        let reader = Ends::borrow(&q.ends.reader)
-            .ok_or_else(|| PyError::new(ErrorKind::OSError, "handle is closed"))?;
         let payload = if block && timeout.is_none() {
             q.shared.read_lock.acquire(true, None);
-            let payload = read_frame(reader);
+            let payload = q.read_frame();
             q.shared.read_lock.release()?;
-            payload.map_err(|e| e.to_py())?
+            payload?
         } else {
             let timeout = if ignores_timeout { Some(0.0) } else { timeout };
             let deadline = timeout.map(|t| Instant::now() + seconds(t));
@@ -401,9 +410,8 @@ impl RefImpl {
                 (true, Some(d)) => d.saturating_duration_since(Instant::now()),
                 _ => std::time::Duration::ZERO,
             };
-            let ready = readable(reader, Some(left));
-            let payload = match ready {
-                Ok(true) => read_frame(reader).map_err(|e| e.to_py()),
+            let payload = match q.readable(Some(left)) {
+                Ok(true) => q.read_frame(),
                 Ok(false) => Err(empty()),
                 Err(e) => Err(e),
             };
@@ -437,12 +445,7 @@ impl RefImpl {
         if q.kind == QueueKind::Thread {
             return Ok(Value::Bool(q.local.is_empty()));
         }
-        let reader = Ends::borrow(&q.ends.reader)
-            .ok_or_else(|| PyError::new(ErrorKind::OSError, "handle is closed"))?;
-        Ok(Value::Bool(!readable(
-            reader,
-            Some(std::time::Duration::ZERO),
-        )?))
+        Ok(Value::Bool(!q.readable(Some(std::time::Duration::ZERO))?))
     }
 
     pub(crate) fn queue_full(&self, h: Handle) -> Result<Value, PyError> {
@@ -636,13 +639,46 @@ fn flush(out: &mut Vec<u8>, ends: &Ends, shared: &SharedState) -> Result<(), PyE
     if out.is_empty() {
         return Ok(());
     }
-    let fd = Ends::borrow(&ends.writer)
-        .ok_or_else(|| PyError::new(ErrorKind::OSError, "handle is closed"))?;
     shared.write_lock.acquire(true, None);
-    let written = write_all(fd, out);
+    let written = match &shared.ring {
+        Some(ring) => {
+            ring.write_all(out);
+            Ok(())
+        }
+        None => match Ends::borrow(&ends.writer) {
+            Some(fd) => write_all(fd, out),
+            None => Err(PyError::new(ErrorKind::OSError, "handle is closed")),
+        },
+    };
     shared.write_lock.release()?;
     out.clear();
     written
+}
+
+impl QueueObject {
+    /// One whole message from the queue's pipe.
+    fn read_frame(&self) -> Result<Vec<u8>, PyError> {
+        match &self.shared.ring {
+            Some(ring) => Ok(ring.read_frame()),
+            None => {
+                let reader = Ends::borrow(&self.ends.reader)
+                    .ok_or_else(|| PyError::new(ErrorKind::OSError, "handle is closed"))?;
+                read_frame(reader).map_err(|e| e.to_py())
+            }
+        }
+    }
+
+    /// Whether a message waits, within `timeout` (the pipe's poll).
+    fn readable(&self, timeout: Option<std::time::Duration>) -> Result<bool, PyError> {
+        match &self.shared.ring {
+            Some(ring) => Ok(ring.readable(timeout)),
+            None => {
+                let reader = Ends::borrow(&self.ends.reader)
+                    .ok_or_else(|| PyError::new(ErrorKind::OSError, "handle is closed"))?;
+                readable(reader, timeout)
+            }
+        }
+    }
 }
 
 fn report_feeder_error(e: &PyError) {

@@ -74,11 +74,6 @@ impl SharedSem {
                 &mut mattr,
                 libc::PTHREAD_PROCESS_SHARED,
             ))?;
-            // A process killed while holding the lock must not freeze the others.
-            check(libc::pthread_mutexattr_setrobust(
-                &mut mattr,
-                libc::PTHREAD_MUTEX_ROBUST,
-            ))?;
             check(libc::pthread_mutex_init(&mut (*r).mutex, &mattr))?;
             libc::pthread_mutexattr_destroy(&mut mattr);
             let mut cattr: libc::pthread_condattr_t = std::mem::zeroed();
