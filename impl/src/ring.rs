@@ -140,7 +140,9 @@ impl Ring {
         unsafe {
             (*self.h()).waiters += 1;
             let rc = match deadline {
-                None => libc::pthread_cond_wait(&raw mut (*self.h()).cond, &raw mut (*self.h()).mutex),
+                None => {
+                    libc::pthread_cond_wait(&raw mut (*self.h()).cond, &raw mut (*self.h()).mutex)
+                }
                 Some(at) => {
                     let at = monotonic_at(at);
                     libc::pthread_cond_timedwait(
@@ -182,7 +184,11 @@ impl Ring {
                 let at = ((*self.h()).written % CAPACITY as u64) as usize;
                 let first = n.min(CAPACITY - at);
                 std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.data.as_ptr().add(at), first);
-                std::ptr::copy_nonoverlapping(bytes.as_ptr().add(first), self.data.as_ptr(), n - first);
+                std::ptr::copy_nonoverlapping(
+                    bytes.as_ptr().add(first),
+                    self.data.as_ptr(),
+                    n - first,
+                );
                 (*self.h()).written += n as u64;
             }
             self.wake(&held);
@@ -223,8 +229,16 @@ impl Ring {
             unsafe {
                 let at = ((*self.h()).read % CAPACITY as u64) as usize;
                 let first = n.min(CAPACITY - at);
-                std::ptr::copy_nonoverlapping(self.data.as_ptr().add(at), buf.as_mut_ptr().add(done), first);
-                std::ptr::copy_nonoverlapping(self.data.as_ptr(), buf.as_mut_ptr().add(done + first), n - first);
+                std::ptr::copy_nonoverlapping(
+                    self.data.as_ptr().add(at),
+                    buf.as_mut_ptr().add(done),
+                    first,
+                );
+                std::ptr::copy_nonoverlapping(
+                    self.data.as_ptr(),
+                    buf.as_mut_ptr().add(done + first),
+                    n - first,
+                );
                 (*self.h()).read += n as u64;
             }
             self.wake(&held);
@@ -276,7 +290,9 @@ fn monotonic_at(at: Instant) -> libc::timespec {
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
     let nanos = now.tv_nsec as u64 + u64::from(left.subsec_nanos());
     libc::timespec {
-        tv_sec: now.tv_sec + left.as_secs() as libc::time_t + (nanos / 1_000_000_000) as libc::time_t,
+        tv_sec: now.tv_sec
+            + left.as_secs() as libc::time_t
+            + (nanos / 1_000_000_000) as libc::time_t,
         tv_nsec: (nanos % 1_000_000_000) as libc::c_long,
     }
 }

@@ -1,8 +1,9 @@
 //! A counting semaphore that every process forked after its creation shares:
-//! a process-shared, robust pthread mutex and condition variable with the
-//! count, in an anonymous shared mapping. It stands in for the `SemLock`s of
+//! an atomic count, and a process-shared pthread mutex and condition for the
+//! waits, in an anonymous shared mapping. It stands in for the `SemLock`s of
 //! CPython's queues (the slot count, the read and write locks, the count of
-//! unfinished tasks) and is as cheap as an uncontended futex.
+//! unfinished tasks); taking and giving without a wait is one atomic
+//! operation.
 
 use crate::sys::os_error;
 use mpconform_spec::{ErrorKind, PyError};
@@ -10,6 +11,7 @@ use nix::errno::Errno;
 use nix::sys::mman::{mmap_anonymous, munmap, MapFlags, ProtFlags};
 use std::num::NonZeroUsize;
 use std::ptr::NonNull;
+use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
 use std::time::Duration;
 
 #[repr(C)]
@@ -18,6 +20,8 @@ struct Region {
     cond: libc::pthread_cond_t,
     value: i64,
     max: i64,
+    /// Processes and threads waiting on the condition.
+    waiters: u32,
 }
 
 /// A semaphore with a count in `0..=max`, shared across fork.
@@ -106,23 +110,24 @@ impl SharedSem {
 
     fn lock(&self) -> Locked<'_> {
         // SAFETY: an initialised process-shared mutex.
-        let rc = unsafe { libc::pthread_mutex_lock(self.mutex()) };
-        if rc == libc::EOWNERDEAD {
-            // The holder died between two consistent states of the count.
-            // SAFETY: we hold the mutex.
-            unsafe { libc::pthread_mutex_consistent(self.mutex()) };
-        }
+        unsafe { libc::pthread_mutex_lock(self.mutex()) };
         Locked { sem: self }
     }
 
-    fn get(&self, _held: &Locked<'_>) -> i64 {
-        // SAFETY: the caller holds the mutex, so no one else touches the count.
-        unsafe { (*self.region.as_ptr()).value }
+    fn count(&self) -> &AtomicI64 {
+        // SAFETY: the region lives as long as self; an i64 in shared memory
+        // is accessed only atomically.
+        unsafe { AtomicI64::from_ptr(&raw mut (*self.region.as_ptr()).value) }
     }
 
-    fn set(&self, _held: &Locked<'_>, value: i64) {
+    fn waiters(&self) -> &AtomicU32 {
         // SAFETY: as above.
-        unsafe { (*self.region.as_ptr()).value = value }
+        unsafe { AtomicU32::from_ptr(&raw mut (*self.region.as_ptr()).waiters) }
+    }
+
+    fn max(&self) -> i64 {
+        // SAFETY: written once before the region is shared.
+        unsafe { (*self.region.as_ptr()).max }
     }
 
     /// Waits on the condition until `deadline` (None: for ever); false once
@@ -133,81 +138,105 @@ impl SharedSem {
             None => unsafe { libc::pthread_cond_wait(self.cond(), self.mutex()) },
             Some(at) => unsafe { libc::pthread_cond_timedwait(self.cond(), self.mutex(), &at) },
         };
-        if rc == libc::EOWNERDEAD {
-            // SAFETY: we hold the mutex again.
-            unsafe { libc::pthread_mutex_consistent(self.mutex()) };
-        }
         rc != libc::ETIMEDOUT
     }
 
-    fn wake_all(&self) {
-        // SAFETY: an initialised process-shared condition.
-        unsafe { libc::pthread_cond_broadcast(self.cond()) };
+    /// Wakes every waiter, if there is one. A waiter counts itself before it
+    /// looks at the count, and every change of the count is SeqCst, so a
+    /// change it missed is one whose author sees it waiting.
+    fn wake_all(&self, held: Option<&Locked<'_>>) {
+        if self.waiters().load(Ordering::SeqCst) > 0 {
+            let _own = if held.is_none() {
+                Some(self.lock())
+            } else {
+                None
+            };
+            // SAFETY: an initialised process-shared condition, under its mutex.
+            unsafe { libc::pthread_cond_broadcast(self.cond()) };
+        }
+    }
+
+    /// One unit taken without waiting, if there is one; `held` when the
+    /// caller holds the mutex.
+    fn try_take(&self, held: Option<&Locked<'_>>) -> bool {
+        let count = self.count();
+        let mut value = count.load(Ordering::SeqCst);
+        while value > 0 {
+            match count.compare_exchange(value, value - 1, Ordering::SeqCst, Ordering::SeqCst) {
+                Ok(_) => {
+                    if value == 1 {
+                        // Whoever waits for zero (JoinableQueue.join) may go on.
+                        self.wake_all(held);
+                    }
+                    return true;
+                }
+                Err(now) => value = now,
+            }
+        }
+        false
     }
 
     /// Takes one unit: at once when `block` is false, else waiting up to
     /// `timeout` (None: for ever). False when none could be taken.
     pub fn acquire(&self, block: bool, timeout: Option<Duration>) -> bool {
-        let deadline = if block {
-            timeout.map(deadline_after)
-        } else {
-            None
-        };
+        if self.try_take(None) {
+            return true;
+        }
+        if !block {
+            return false;
+        }
+        let deadline = timeout.map(deadline_after);
         let held = self.lock();
-        loop {
-            let value = self.get(&held);
-            if value > 0 {
-                self.set(&held, value - 1);
-                if value == 1 {
-                    // Whoever waits for zero (JoinableQueue.join) may go on.
-                    self.wake_all();
-                }
-                return true;
-            }
-            if !block {
-                return false;
+        self.waiters().fetch_add(1, Ordering::SeqCst);
+        let taken = loop {
+            if self.try_take(Some(&held)) {
+                break true;
             }
             if !self.wait(&held, deadline) {
-                if self.get(&held) > 0 {
-                    continue;
-                }
-                return false;
+                break self.try_take(Some(&held));
             }
-        }
+        };
+        self.waiters().fetch_sub(1, Ordering::SeqCst);
+        taken
     }
 
     /// Gives one unit back; more than `max` fails as CPython's
     /// `BoundedSemaphore` does.
     pub fn release(&self) -> Result<(), PyError> {
-        let held = self.lock();
-        let max = {
-            // SAFETY: under the mutex.
-            unsafe { (*self.region.as_ptr()).max }
-        };
-        let value = self.get(&held);
-        if value >= max {
-            return Err(PyError::new(
-                ErrorKind::ValueError,
-                "semaphore or lock released too many times",
-            ));
+        let count = self.count();
+        let mut value = count.load(Ordering::SeqCst);
+        loop {
+            if value >= self.max() {
+                return Err(PyError::new(
+                    ErrorKind::ValueError,
+                    "semaphore or lock released too many times",
+                ));
+            }
+            match count.compare_exchange(value, value + 1, Ordering::SeqCst, Ordering::SeqCst) {
+                Ok(_) => break,
+                Err(now) => value = now,
+            }
         }
-        self.set(&held, value + 1);
-        self.wake_all();
+        self.wake_all(None);
         Ok(())
     }
 
     /// The count as it stands.
     pub fn value(&self) -> i64 {
-        let held = self.lock();
-        self.get(&held)
+        self.count().load(Ordering::SeqCst)
     }
 
     /// Blocks until the count is zero.
     pub fn wait_zero(&self) {
+        if self.value() == 0 {
+            return;
+        }
         let held = self.lock();
-        while self.get(&held) != 0 {
+        self.waiters().fetch_add(1, Ordering::SeqCst);
+        while self.value() != 0 {
             self.wait(&held, None);
         }
+        self.waiters().fetch_sub(1, Ordering::SeqCst);
     }
 }
 

@@ -26,12 +26,22 @@ pub enum Wire {
     },
 }
 
-/// The frame for one message: header and payload. Bytes travel raw after a
-/// `B`; everything else as JSON after a `J` (a large bytes object as a JSON
-/// array would cost more than the pipe).
+/// The frame for one message: header and payload. The common small values
+/// travel in a compact form after a one-byte mark (`N` None, `T`/`F` a bool,
+/// `I` an i64, `S` a str, `B` bytes); everything else as JSON after a `J`.
 pub fn frame(wire: &Wire) -> Vec<u8> {
     let mut out = vec![0u8; 4];
     match wire {
+        Wire::Data(Value::None) => out.push(b'N'),
+        Wire::Data(Value::Bool(b)) => out.push(if *b { b'T' } else { b'F' }),
+        Wire::Data(Value::Int(i)) => {
+            out.push(b'I');
+            out.extend_from_slice(&i.to_be_bytes());
+        }
+        Wire::Data(Value::Str(text)) => {
+            out.push(b'S');
+            out.extend_from_slice(text.as_bytes());
+        }
         Wire::Data(Value::Bytes(bytes)) => {
             out.push(b'B');
             out.extend_from_slice(bytes);
@@ -56,6 +66,17 @@ fn unpickling_error(detail: impl std::fmt::Display) -> PyError {
 /// Unpickles a payload in a process that has loaded `modules`.
 pub fn decode(payload: &[u8], modules: &BTreeSet<String>) -> Result<Value, PyError> {
     let wire: Wire = match payload.split_first() {
+        Some((b'N', [])) => return Ok(Value::None),
+        Some((b'T', [])) => return Ok(Value::Bool(true)),
+        Some((b'F', [])) => return Ok(Value::Bool(false)),
+        Some((b'I', int)) => {
+            let int: [u8; 8] = int.try_into().map_err(unpickling_error)?;
+            return Ok(Value::Int(i64::from_be_bytes(int)));
+        }
+        Some((b'S', text)) => {
+            let text = std::str::from_utf8(text).map_err(unpickling_error)?;
+            return Ok(Value::Str(text.to_string()));
+        }
         Some((b'B', bytes)) => return Ok(Value::Bytes(bytes.to_vec())),
         Some((b'J', json)) => serde_json::from_slice(json).map_err(unpickling_error)?,
         _ => return Err(unpickling_error("no type mark")),
