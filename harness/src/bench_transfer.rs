@@ -41,26 +41,43 @@ fn per_item(started: Instant, items: usize) -> f64 {
     started.elapsed().as_secs_f64() * 1e6 / items as f64
 }
 
-/// Runs the three measures for `carrier`.
-pub fn run(carrier: Carrier, items: usize, python: &Path) -> Vec<Measure> {
+/// Runs the three measures for `carrier`, each `repeat` times, and keeps
+/// each one's median (the machine may be shared; a median shrugs off a slow
+/// run).
+pub fn run(carrier: Carrier, items: usize, repeat: usize, python: &Path) -> Vec<Measure> {
     let name = match carrier {
         Carrier::Queue => "Queue put/get",
         Carrier::Pipe => "Pipe send/recv",
     };
+    let mut runs: [Vec<Result<f64, MeasureError>>; 3] = Default::default();
+    // Interleaved, so that a slow spell of the machine touches all three.
+    for _ in 0..repeat.max(1) {
+        runs[0].push(raw(items));
+        runs[1].push(reference(carrier, items));
+        runs[2].push(cpython(carrier, items, python));
+    }
+    let [raw_runs, reference_runs, cpython_runs] = runs;
     vec![
         Measure {
             name: "raw pipe, framed write / read".into(),
-            micros: raw(items),
+            micros: median(raw_runs),
         },
         Measure {
             name: format!("reference {name}"),
-            micros: reference(carrier, items),
+            micros: median(reference_runs),
         },
         Measure {
             name: format!("CPython {} {name}", python.display()),
-            micros: cpython(carrier, items, python),
+            micros: median(cpython_runs),
         },
     ]
+}
+
+/// The median of the runs, or the first failure.
+fn median(runs: Vec<Result<f64, MeasureError>>) -> Result<f64, MeasureError> {
+    let mut times = runs.into_iter().collect::<Result<Vec<f64>, _>>()?;
+    times.sort_by(f64::total_cmp);
+    Ok(times[times.len() / 2])
 }
 
 /// The frame the reference writes for `item(i)` (a mark and the i64), so

@@ -70,6 +70,9 @@ enum Command {
         /// Items carried per Queue and Pipe measure.
         #[arg(long, default_value_t = 100_000)]
         items: usize,
+        /// Runs of each Queue and Pipe measure; the median is shown.
+        #[arg(long, default_value_t = 3)]
+        repeat: usize,
         /// The CPython to compare with (default: pyenv's 3.13.0).
         #[arg(long)]
         python: Option<std::path::PathBuf>,
@@ -214,6 +217,7 @@ fn dispatch(command: Command) -> Result<ExitCode, HarnessError> {
         Command::Bench {
             iterations,
             items,
+            repeat,
             python,
         } => {
             if iterations == 0 {
@@ -230,11 +234,14 @@ fn dispatch(command: Command) -> Result<ExitCode, HarnessError> {
             ));
             let mut all_measured = lifecycle.iter().all(|m| m.micros.is_ok());
             for carrier in [Carrier::Queue, Carrier::Pipe] {
-                let measures = crate::bench_transfer::run(carrier, items, &python);
+                let measures = crate::bench_transfer::run(carrier, items, repeat, &python);
                 say(format_args!(
                     "{}",
                     crate::bench::table_of(
-                        &format!("{items} small items, {}", carrier.title()),
+                        &format!(
+                            "{items} small items, {} (median of {repeat} runs)",
+                            carrier.title()
+                        ),
                         "µs / item",
                         &measures
                     )
