@@ -106,7 +106,15 @@ fn faults_lists_each_switch_with_the_mistake_it_imitates() {
 #[test]
 fn bench_measures_raw_reference_and_cpython_side_by_side() {
     let output = mpconform()
-        .args(["bench", "--iterations", "5"])
+        .args([
+            "bench",
+            "--iterations",
+            "5",
+            "--items",
+            "2000",
+            "--repeat",
+            "1",
+        ])
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&output.stdout);
@@ -127,6 +135,10 @@ fn bench_measures_raw_reference_and_cpython_side_by_side() {
         "raw fork + _exit + waitpid",
         "reference Process start + join + close",
         "Process start + join",
+        "2000 small items, Queue: put in a child, get in the parent",
+        "2000 small items, Pipe: send in a child, recv in the parent",
+        "reference Queue put/get",
+        "reference Pipe send/recv",
     ] {
         assert!(text.contains(row), "{text}");
     }
@@ -135,6 +147,10 @@ fn bench_measures_raw_reference_and_cpython_side_by_side() {
             "bench",
             "--iterations",
             "2",
+            "--items",
+            "100",
+            "--repeat",
+            "1",
             "--python",
             "/nonexistent/python",
         ])
@@ -149,6 +165,9 @@ fn bench_measures_raw_reference_and_cpython_side_by_side() {
 #[case(&["run", "--timeout", "-1"], "error: the time limit must be a positive number of seconds, not -1")]
 #[case(&["run", "--timeout", "1e20"], "error: the time limit must be a positive number of seconds, not 100000000000000000000")]
 #[case(&["bench", "--iterations", "0"], "error: --iterations must be at least 1")]
+#[case(&["bench", "--items", "0"], "error: --items must be at least 1")]
+#[case(&["fuzz", "--cases", "0"], "error: --cases must be at least 1")]
+#[case(&["fuzz", "--fault", "no-such-fault"], "error: unknown fault 'no-such-fault' (see `mpconform faults`)")]
 fn odd_numbers_are_bad_input_too(#[case] args: &[&str], #[case] line: &str) {
     let output = mpconform().args(args).output().unwrap();
     assert_eq!(output.status.code(), Some(2));

@@ -58,3 +58,31 @@ fn every_ordering_and_accounting_fault_is_found() {
         "faults the fuzzer did not find: {missed:?}"
     );
 }
+
+mod common;
+
+#[test]
+fn the_command_prints_a_minimal_program_and_keeps_the_seed() {
+    let seeds = std::env::temp_dir().join(format!("mpconform-seeds-{}.txt", std::process::id()));
+    let _ = std::fs::remove_file(&seeds);
+    let run = || {
+        common::mpconform()
+            .args(["fuzz", "--fault", "task-done-unbounded", "--cases", "16"])
+            .arg("--seeds")
+            .arg(&seeds)
+            .output()
+            .unwrap()
+    };
+    let first = run();
+    let text = String::from_utf8_lossy(&first.stdout);
+    assert_eq!(first.status.code(), Some(1), "{text}");
+    assert!(text.contains("minimal program:"), "{text}");
+    assert!(text.contains("q.task_done()"), "{text}");
+    let kept = std::fs::read_to_string(&seeds).expect("the failing seed is kept");
+    assert!(kept.lines().any(|l| l.starts_with("cc ")), "{kept}");
+    // The kept seed is replayed first: the same finding comes again.
+    let again = run();
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stdout).contains("q.task_done()"));
+    let _ = std::fs::remove_file(&seeds);
+}
