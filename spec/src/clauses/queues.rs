@@ -159,15 +159,15 @@ fn q03(s: &mut Session) -> Result<(), Stop> {
         queue: q,
         item: text("b"),
         block: None,
-        timeout: Some(0.1),
+        timeout: Some(0.05),
     })?;
     let waited = started.elapsed().as_secs_f64();
-    s.observe("put(timeout=0.1) took (s)", waited);
-    expect_raised("put(timeout=0.1) on a full queue", r, ErrorKind::Full, "")?;
+    s.observe("put(timeout=0.05) took (s)", waited);
+    expect_raised("put(timeout=0.05) on a full queue", r, ErrorKind::Full, "")?;
     expect(
-        "put(timeout=0.1) waits its timeout",
-        waited >= 0.1,
-        ">= 0.1 s",
+        "put(timeout=0.05) waits its timeout",
+        waited >= 0.05,
+        ">= 0.05 s",
         waited,
     )?;
     expect_eq("the one item", &str_value("a"), &s.get(q)?)
@@ -205,20 +205,20 @@ fn q04(s: &mut Session) -> Result<(), Stop> {
     let r = s.ipc_result(IpcOp::Get {
         queue: q,
         block: None,
-        timeout: Some(0.1),
+        timeout: Some(0.05),
     })?;
     let waited = started.elapsed().as_secs_f64();
-    s.observe("get(timeout=0.1) took (s)", waited);
+    s.observe("get(timeout=0.05) took (s)", waited);
     expect_raised(
-        "get(timeout=0.1) on an empty queue",
+        "get(timeout=0.05) on an empty queue",
         r,
         ErrorKind::Empty,
         "",
     )?;
     expect(
-        "get(timeout=0.1) waits its timeout",
-        waited >= 0.1,
-        ">= 0.1 s",
+        "get(timeout=0.05) waits its timeout",
+        waited >= 0.05,
+        ">= 0.05 s",
         waited,
     )
 }
@@ -838,10 +838,10 @@ fn q16(s: &mut Session) -> Result<(), Stop> {
         ],
     )?;
     s.report("put")?;
-    let joined = s.join_timeout(p, 0.2)?;
-    s.observe("join(0.2) returned", &joined);
+    let joined = s.join_timeout(p, 0.1)?;
+    s.observe("join(0.1) returned", &joined);
     let alive = s.is_alive(p)?;
-    expect_eq("is_alive() after join(0.2), items unread", &true, &alive)?;
+    expect_eq("is_alive() after join(0.1), items unread", &true, &alive)?;
     expect_eq("the big item", &Value::Bytes(vec![b'x'; MIB]), &s.get(q)?)?;
     expect_eq("the last item", &str_value("last"), &s.get(q)?)?;
     join_ok(s, p)

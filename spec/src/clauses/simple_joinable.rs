@@ -177,7 +177,7 @@ static J03: Clause = Clause {
                 the last task_done() brings the count to zero.",
     notes: "Lib/multiprocessing/queues.py JoinableQueue.join waits on _cond; task_done \
             calls _cond.notify_all() when the count reaches zero. Same in 2.7 and \
-            3.6-3.13. The 'not yet' check waits 0.1 s: a correct implementation never \
+            3.6-3.13. The 'not yet' check waits 0.05 s: a correct implementation never \
             fails it.",
     needs: &[],
     body: j03,
@@ -203,7 +203,7 @@ fn j03(s: &mut Session) -> Result<(), Stop> {
     s.get(q)?;
     s.get(q)?;
     s.ipc("the first task_done()", task_done(q))?;
-    s.no_report_within("joined 0", 0.1)?;
+    s.no_report_within("joined 0", 0.05)?;
     s.no_report_within("joined 1", 0.0)?;
     s.ipc("the last task_done()", task_done(q))?;
     expect_eq("joiner 0's join()", &Value::None, &s.report("joined 0")?)?;
