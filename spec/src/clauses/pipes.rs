@@ -177,7 +177,10 @@ static I03_ENDS: Clause = Clause {
                 OSError('handle is closed').",
     notes: "Lib/multiprocessing/connection.py: _recv raises EOFError when the first read \
             of a message returns no data; _check_closed raises OSError('handle is \
-            closed'). Same in 2.7 (IOError) and 3.6-3.13.",
+            closed'). Same in 3.6-3.13. 2.7's C Connection \
+            (Modules/_multiprocessing/connection.h) only marks the handle invalid on \
+            close: recv() and send() then raise IOError(9, 'Bad file descriptor') and \
+            poll() returns False; its EOFError at the end is the same.",
     needs: &[],
     body: i03_ends,
 };

@@ -29,7 +29,9 @@ static S01: Clause = Clause {
     notes: "Lib/multiprocessing/queues.py SimpleQueue: get(self) and put(self, obj) over \
             a pipe under a read and a write lock. The TypeError names the method \
             'SimpleQueue.get()' from 3.10 (qualified names in argument errors); 3.6-3.9 \
-            and 2.7 say 'get()'.",
+            say 'get()'. 2.7 has no multiprocessing.SimpleQueue (only \
+            multiprocessing.queues.SimpleQueue), whose get is a closure: get(timeout=1) \
+            raises TypeError('get() takes no arguments (1 given)'), put the 3.6 message.",
     needs: &[],
     body: s01,
 };
