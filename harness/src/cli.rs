@@ -263,7 +263,13 @@ fn dispatch(command: Command) -> Result<ExitCode, HarnessError> {
                 return Err(HarnessError::NoCases);
             }
             let (target, fault, _) = against.resolve()?;
-            let report = crate::fuzz::fuzz(&target, fault, cases, Some(&seeds))?;
+            let report = crate::fuzz::fuzz(
+                &target,
+                fault,
+                cases,
+                Some(&seeds),
+                crate::fuzz::Generator::Random,
+            )?;
             match report.finding {
                 None => {
                     say(format_args!(

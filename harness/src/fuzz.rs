@@ -21,7 +21,9 @@ use mpconform_spec::{
     Stop, Value,
 };
 use proptest::prelude::*;
-use proptest::test_runner::{Config, FileFailurePersistence, TestCaseError, TestError, TestRunner};
+use proptest::test_runner::{
+    Config, FileFailurePersistence, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner,
+};
 use proptest_state_machine::ReferenceStateMachine;
 use std::collections::VecDeque;
 use std::fmt::Write as _;
@@ -715,6 +717,24 @@ fn finding(message: &str, program: String) -> Finding {
     }
 }
 
+/// Where the generated cases come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Generator {
+    /// A fresh random seed each run (and any kept failing seeds first).
+    Random,
+    /// The same cases every run: what a test that must find a fault uses.
+    Fixed,
+}
+
+fn new_runner(config: Config, generator: Generator) -> TestRunner {
+    match generator {
+        Generator::Random => TestRunner::new(config),
+        Generator::Fixed => {
+            TestRunner::new_with_rng(config, TestRng::deterministic_rng(RngAlgorithm::ChaCha))
+        }
+    }
+}
+
 /// Runs `cases` sequential and `cases` concurrent cases; stops at the first
 /// failure, shrunk to a minimal case.
 pub fn fuzz(
@@ -722,6 +742,7 @@ pub fn fuzz(
     fault: Option<Fault>,
     cases: u32,
     seeds: Option<&str>,
+    generator: Generator,
 ) -> Result<FuzzReport, HarnessError> {
     let config = |file: Option<&str>| {
         let mut c = Config::with_cases(cases);
@@ -739,7 +760,7 @@ pub fn fuzz(
         finding: None,
     };
 
-    let mut runner = TestRunner::new(config(seeds));
+    let mut runner = new_runner(config(seeds), generator);
     let strategy = QueueModel::sequential_strategy(1..24);
     let result = runner.run(&strategy, |(init, ops, seen)| {
         with_session(target, fault, |s| {
@@ -755,7 +776,7 @@ pub fn fuzz(
         Err(TestError::Abort(why)) => return Err(HarnessError::Fuzz(why.to_string())),
     }
 
-    let mut runner = TestRunner::new(config(seeds));
+    let mut runner = new_runner(config(seeds), generator);
     let result = runner.run(&workloads(), |w| {
         with_session(target, fault, |s| run_concurrent(s, &w))
     });
