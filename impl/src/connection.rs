@@ -1,12 +1,14 @@
 //! `Pipe()` and its `Connection` ends as CPython's `multiprocessing.connection`
-//! makes them on Unix: a socket pair when duplex, a pipe when not. Each send
-//! is one framed message (CPython's 4-byte length and payload), carried so
-//! that a message starts a record (see `wire::RECORD`). Closed, read-only
-//! and write-only ends fail with CPython's messages.
+//! makes them on Unix: a stream socket pair when duplex, an `os.pipe()` when
+//! not (so a sender blocks when CPython's would). Each send is one framed
+//! message (CPython's 4-byte length and payload), read back exactly: a
+//! header read and a payload read, never a byte of the next message. Closed,
+//! read-only and write-only ends fail with CPython's messages.
 
 use crate::faults::Fault;
 use crate::sys::{os_error, readable, seconds};
-use crate::wire::{read_message, read_message_greedy, write_message};
+use crate::sys::write_all;
+use crate::wire::{read_frame, read_frame_greedy};
 use crate::RefImpl;
 use mpconform_spec::{CallError, ErrorKind, Handle, Item, PyError, Value};
 use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
@@ -17,8 +19,6 @@ pub(crate) struct Connection {
     fd: Option<OwnedFd>,
     readable: bool,
     writable: bool,
-    /// A socket (records cut by the sender) rather than a pipe.
-    socket: bool,
 }
 
 fn os(message: &str) -> PyError {
@@ -51,7 +51,7 @@ impl RefImpl {
         let (first, second) = if duplex {
             let (a, b) = socketpair(
                 AddressFamily::Unix,
-                SockType::SeqPacket,
+                SockType::Stream,
                 None,
                 SockFlag::SOCK_CLOEXEC,
             )
@@ -61,30 +61,24 @@ impl RefImpl {
                     fd: Some(a),
                     readable: true,
                     writable: true,
-                    socket: true,
                 },
                 Connection {
                     fd: Some(b),
                     readable: true,
                     writable: true,
-                    socket: true,
                 },
             )
         } else {
-            let (r, w) =
-                nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_DIRECT)
-                    .map_err(os_error)?;
+            let (r, w) = crate::sys::pipe()?;
             let read_end = Connection {
                 fd: Some(r),
                 readable: true,
                 writable: false,
-                socket: false,
             };
             let write_end = Connection {
                 fd: Some(w),
                 readable: false,
                 writable: true,
-                socket: false,
             };
             if self.fault(Fault::OneWayPipeEndsSwapped) {
                 (write_end, read_end)
@@ -102,17 +96,16 @@ impl RefImpl {
     pub(crate) fn conn_send(&mut self, h: Handle, item: &Item) -> Result<Value, PyError> {
         self.connection(h)?.usable(false)?;
         let frame = self.encode(item)?;
-        let conn = self.connection(h)?;
-        write_message(conn.usable(false)?.as_fd(), &frame, conn.socket)?;
+        write_all(self.connection(h)?.usable(false)?, &frame)?;
         Ok(Value::None)
     }
 
     pub(crate) fn conn_recv(&mut self, h: Handle) -> Result<Value, PyError> {
         let fd = self.connection(h)?.usable(true)?.as_fd();
         let payload = if self.fault(Fault::RecvReadsAhead) {
-            read_message_greedy(fd)
+            read_frame_greedy(fd)
         } else {
-            read_message(fd)
+            read_frame(fd)
         };
         let payload = match payload {
             Err(crate::wire::ReadError::Eof) if self.fault(Fault::RecvEofReturnsNone) => {

@@ -146,79 +146,12 @@ pub fn read_frame(fd: BorrowedFd<'_>) -> Result<Vec<u8>, ReadError> {
     Ok(payload)
 }
 
-/// The largest record a connection reads or writes at once. Connections
-/// keep record boundaries (a SOCK_SEQPACKET socket pair, or a pipe in packet
-/// mode, O_DIRECT), so a message starts a record and a read returns at most
-/// one record: one read per small message, and never a byte of the next.
-pub const RECORD: usize = 65536;
-
-/// Reads one whole message from a record-keeping descriptor.
-pub fn read_message(fd: BorrowedFd<'_>) -> Result<Vec<u8>, ReadError> {
-    thread_local! {
-        // Allocated and zeroed once per thread, not once per message.
-        static RECORD_BUFFER: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0u8; RECORD]);
-    }
-    RECORD_BUFFER.with_borrow_mut(|record| read_message_into(fd, record))
-}
-
-fn read_message_into(fd: BorrowedFd<'_>, record: &mut [u8]) -> Result<Vec<u8>, ReadError> {
-    let n = read_record(fd, record)?;
-    if n == 0 {
-        return Err(ReadError::Eof);
-    }
-    if n < 4 {
-        return Err(ReadError::Truncated);
-    }
-    let length = u32::from_be_bytes(record[..4].try_into().expect("4 bytes")) as usize;
-    let mut payload = Vec::with_capacity(length);
-    payload.extend_from_slice(&record[4..n.min(4 + length)]);
-    while payload.len() < length {
-        let n = read_record(fd, record)?;
-        if n == 0 {
-            return Err(ReadError::Truncated);
-        }
-        let take = n.min(length - payload.len());
-        payload.extend_from_slice(&record[..take]);
-    }
-    Ok(payload)
-}
-
-fn read_record(fd: BorrowedFd<'_>, record: &mut [u8]) -> Result<usize, ReadError> {
-    loop {
-        match nix::unistd::read(fd, record) {
-            Ok(n) => return Ok(n),
-            Err(Errno::EINTR) => continue,
-            Err(e) => return Err(ReadError::Os(e)),
-        }
-    }
-}
-
-/// Writes one framed message so that it starts a record: one write for a
-/// pipe in packet mode (the kernel cuts it into packets), records of at most
-/// RECORD bytes for a socket.
-pub fn write_message(fd: BorrowedFd<'_>, frame: &[u8], socket: bool) -> Result<(), PyError> {
-    if !socket {
-        return crate::sys::write_all(fd, frame);
-    }
-    for record in frame.chunks(RECORD) {
-        loop {
-            match nix::unistd::write(fd, record) {
-                Ok(n) if n == record.len() => break,
-                Ok(_) => return Err(os_error(Errno::EMSGSIZE)),
-                Err(Errno::EINTR) => continue,
-                Err(e) => return Err(os_error(e)),
-            }
-        }
-    }
-    Ok(())
-}
-
 /// Reads every whole message available now and keeps only the first: the
 /// mistake of a reader that buffers ahead and throws its buffer away.
-pub fn read_message_greedy(fd: BorrowedFd<'_>) -> Result<Vec<u8>, ReadError> {
-    let first = read_message(fd)?;
+pub fn read_frame_greedy(fd: BorrowedFd<'_>) -> Result<Vec<u8>, ReadError> {
+    let first = read_frame(fd)?;
     while readable(fd.as_fd(), Some(std::time::Duration::ZERO)).unwrap_or(false) {
-        if read_message(fd).is_err() {
+        if read_frame(fd).is_err() {
             break;
         }
     }

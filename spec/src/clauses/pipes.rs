@@ -102,8 +102,9 @@ static I03_WHOLE: Clause = Clause {
     behaviours: &["I03"],
     seeds: &[SEED_004],
     statement: "Each send() is received by exactly one recv(), whole and equal, in order, \
-                whatever else is already waiting in the pipe; a message larger than the \
-                pipe's buffer arrives whole.",
+                whatever else is already waiting in the pipe (203 small messages sent \
+                before any is read); a message larger than the pipe's buffer arrives \
+                whole.",
     notes: "Lib/multiprocessing/connection.py _send_bytes writes a 4-byte big-endian \
             length and the payload; _recv_bytes reads exactly that length, never more, \
             so messages queued behind stay for the next recv(). Same framing in 2.7 and \
@@ -115,11 +116,13 @@ static I03_WHOLE: Clause = Clause {
 fn i03_whole(s: &mut Session) -> Result<(), Stop> {
     let (a, b) = s.pipe(None)?;
     let gate = s.gate()?;
-    let messages = [
+    // Small messages: a pipe holds hundreds of them before a sender blocks.
+    let mut messages = vec![
         Value::Str("first".into()),
         Value::List(vec![Value::Int(1), Value::Str("two".into()), Value::None]),
         Value::Bytes(b"third".to_vec()),
     ];
+    messages.extend((0..200).map(Value::Int));
     let mut steps: Vec<Step> = messages
         .iter()
         .map(|m| {
