@@ -89,6 +89,17 @@ enum Command {
         #[arg(long, default_value = "mpconform-fuzz-seeds.txt")]
         seeds: String,
     },
+    /// Fuzz in this process (`fuzz` re-executes itself with it, in a process
+    /// group of its own).
+    #[command(name = "__fuzz", hide = true)]
+    FuzzHere {
+        #[command(flatten)]
+        against: Against,
+        #[arg(long)]
+        cases: u32,
+        #[arg(long)]
+        seeds: String,
+    },
     /// Run one clause in this process (the runner re-executes itself with it).
     #[command(name = "__clause", hide = true)]
     Clause {
@@ -131,6 +142,20 @@ impl Against {
             _ => return Err(HarnessError::BadTimeout(self.timeout)),
         };
         Ok((target, fault, limit))
+    }
+
+    /// The same choice, as arguments for a re-executed process.
+    fn as_args(&self) -> Vec<String> {
+        let mut args = vec![
+            "--target".to_string(),
+            self.target.clone(),
+            "--timeout".into(),
+            self.timeout.to_string(),
+        ];
+        if let Some(fault) = &self.fault {
+            args.extend(["--fault".to_string(), fault.clone()]);
+        }
+        args
     }
 }
 
@@ -262,7 +287,26 @@ fn dispatch(command: Command) -> Result<ExitCode, HarnessError> {
             if cases == 0 {
                 return Err(HarnessError::NoCases);
             }
-            let (target, fault, _) = against.resolve()?;
+            // Bad input is refused here, before anything starts.
+            against.resolve()?;
+            let mut args = vec![
+                "__fuzz".to_string(),
+                "--cases".into(),
+                cases.to_string(),
+                "--seeds".into(),
+                seeds,
+            ];
+            args.extend(against.as_args());
+            let status = crate::fuzz_process::run_isolated(&args)?;
+            Ok(ExitCode::from(status))
+        }
+        Command::FuzzHere {
+            against,
+            cases,
+            seeds,
+        } => {
+            let (target, fault, limit) = against.resolve()?;
+            crate::fuzz_process::start_watchdog(limit);
             let report = crate::fuzz::fuzz(
                 &target,
                 fault,
@@ -273,14 +317,14 @@ fn dispatch(command: Command) -> Result<ExitCode, HarnessError> {
             match report.finding {
                 None => {
                     say(format_args!(
-                        "fuzz against {target}: {} sequential and {} concurrent cases, no departure from the model",
+                        "fuzz against {target}: {} sequential and {} concurrent cases, no departure from the model\n",
                         report.sequential_cases, report.concurrent_cases
                     ));
                     Ok(ExitCode::SUCCESS)
                 }
                 Some(finding) => {
                     say(format_args!(
-                        "fuzz against {target}: a departure from the model, shrunk to a minimal case\n{finding}"
+                        "fuzz against {target}: a departure from the model, shrunk to a minimal case\n{finding}\n"
                     ));
                     Ok(ExitCode::from(1))
                 }

@@ -462,7 +462,25 @@ fn run_sequential(
                     }
                 }
             }
-            SeqOp::Join => expect_value(s, &at, IpcOp::Join { queue: q }, Value::None)?,
+            SeqOp::Join => {
+                // In a child, so that a join that never returns is a finding
+                // within the hang limit rather than a hung fuzzer.
+                let label = format!("join {i}");
+                daemon_child(
+                    s,
+                    vec![Step::Ipc {
+                        label: Some(label.clone()),
+                        op: IpcOp::Join { queue: q },
+                    }],
+                )?;
+                s.report(&label).map_err(|_| {
+                    violation(
+                        format!("{at}: join() with nothing unfinished"),
+                        "returns",
+                        "no return",
+                    )
+                })?;
+            }
             SeqOp::JoinInChild => {
                 let label = format!("joined {i}");
                 daemon_child(
@@ -717,6 +735,19 @@ fn finding(message: &str, program: String) -> Finding {
     }
 }
 
+/// Tells the watchdog, if one runs, that a case starts.
+fn watch_case(program: String) {
+    if let Some(limit) = crate::fuzz_process::case_limit() {
+        crate::fuzz_process::case_started(limit, Some(program));
+    }
+}
+
+fn case_ended() {
+    if let Some(limit) = crate::fuzz_process::case_limit() {
+        crate::fuzz_process::case_started(limit, None);
+    }
+}
+
 /// Where the generated cases come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Generator {
@@ -763,9 +794,12 @@ pub fn fuzz(
     let mut runner = new_runner(config(seeds), generator);
     let strategy = QueueModel::sequential_strategy(1..24);
     let result = runner.run(&strategy, |(init, ops, seen)| {
-        with_session(target, fault, |s| {
+        watch_case(sequential_program(&init, &ops));
+        let result = with_session(target, fault, |s| {
             run_sequential(s, &init, &ops, seen.as_deref())
-        })
+        });
+        case_ended();
+        result
     });
     match result {
         Ok(()) => report.sequential_cases = cases,
@@ -778,7 +812,10 @@ pub fn fuzz(
 
     let mut runner = new_runner(config(seeds), generator);
     let result = runner.run(&workloads(), |w| {
-        with_session(target, fault, |s| run_concurrent(s, &w))
+        watch_case(concurrent_program(&w));
+        let result = with_session(target, fault, |s| run_concurrent(s, &w));
+        case_ended();
+        result
     });
     match result {
         Ok(()) => report.concurrent_cases = cases,

@@ -6,6 +6,7 @@ pub mod bench_transfer;
 pub mod cli;
 pub mod error;
 pub mod fuzz;
+pub mod fuzz_process;
 pub mod groups;
 pub mod isolate;
 pub mod loopback;

@@ -202,7 +202,11 @@ impl RefImpl {
                 self.reports.send(label, value)
             }
             Step::ForkHolder { label, gate } => {
-                // SAFETY: this process is single-threaded.
+                // SAFETY: other threads (queue feeders, a test harness's) may run, as
+                // they may in CPython. After fork the child touches no lock another
+                // thread could hold: queue state that a feeder shares is forgotten, not
+                // used (reset_queues_after_fork), output goes through raw write(2), and
+                // glibc's malloc is made fork-safe by its own atfork handlers.
                 match unsafe { nix::unistd::fork() }.map_err(os_error)? {
                     ForkResult::Child => {
                         if let Some(g) = self.gates.get(gate) {

@@ -6,8 +6,8 @@
 //! read-only and write-only ends fail with CPython's messages.
 
 use crate::faults::Fault;
-use crate::sys::{os_error, readable, seconds};
 use crate::sys::write_all;
+use crate::sys::{os_error, readable, seconds};
 use crate::wire::{read_frame, read_frame_greedy};
 use crate::RefImpl;
 use mpconform_spec::{CallError, ErrorKind, Handle, Item, PyError, Value};

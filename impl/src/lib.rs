@@ -3,13 +3,15 @@
 //! [`Implementation`] trait, with fault switches that break it the way real
 //! ports break.
 //!
-//! It runs inside the clause's process, which must be single-threaded when it
-//! forks: children interpret their programs in plain Rust after fork.
+//! It runs inside the clause's process. Children interpret their programs in
+//! plain Rust after fork, and the only threads it starts are queue feeders,
+//! whose state a child forgets rather than uses.
 
 mod channels;
 mod child;
 mod connection;
 pub mod faults;
+mod futex;
 mod ipc;
 mod os_layer;
 mod process;

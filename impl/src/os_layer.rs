@@ -17,7 +17,11 @@ impl RefImpl {
     pub(crate) fn os_fork(&mut self, child: &Program) -> Result<Value, CallError> {
         use std::io::Write;
         let _ = std::io::stdout().flush();
-        // SAFETY: the clause's process is single-threaded when it forks.
+        // SAFETY: other threads (queue feeders, a test harness's) may run, as
+        // they may in CPython. After fork the child touches no lock another
+        // thread could hold: queue state that a feeder shares is forgotten, not
+        // used (reset_queues_after_fork), output goes through raw write(2), and
+        // glibc's malloc is made fork-safe by its own atfork handlers.
         match unsafe { nix::unistd::fork() }.map_err(os_error)? {
             ForkResult::Child => self.become_bare_child(&child.steps, &child.end),
             ForkResult::Parent { child } => {

@@ -154,7 +154,11 @@ impl RefImpl {
         } else {
             None
         };
-        // SAFETY: the clause's process is single-threaded when it forks.
+        // SAFETY: other threads (queue feeders, a test harness's) may run, as
+        // they may in CPython. After fork the child touches no lock another
+        // thread could hold: queue state that a feeder shares is forgotten, not
+        // used (reset_queues_after_fork), output goes through raw write(2), and
+        // glibc's malloc is made fork-safe by its own atfork handlers.
         match unsafe { nix::unistd::fork() }.map_err(os_error)? {
             ForkResult::Child => {
                 drop(sentinel);

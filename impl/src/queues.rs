@@ -572,7 +572,11 @@ impl RefImpl {
                 std::thread::park();
             }
         }
-        unfinished.wait_zero();
+        if self.fault(Fault::JoinRechecksCount) {
+            unfinished.wait_zero_seen();
+        } else {
+            unfinished.wait_zero();
+        }
         Ok(Value::None)
     }
 

@@ -3,33 +3,40 @@
 //! room, a reader for data), so everything a CPython queue shows through its
 //! pipe (a feeder blocked on a full pipe, a child that cannot end until its
 //! items are read, empty() as "nothing in the pipe") shows the same; but an
-//! uncontended transfer is a copy under a process-shared mutex, not two
-//! system calls per message.
+//! uncontended transfer is a copy, not two system calls per message.
+//!
+//! One writer and one reader at a time: the queue's write lock serialises
+//! writers and its read lock readers, so the ring itself needs no lock. Each
+//! side moves its own counter after its copy, so a process killed mid-copy
+//! leaves the ring consistent; sleepers wait on a futex, so one killed while
+//! it sleeps leaves nothing behind.
 
+use crate::futex;
 use crate::sys::os_error;
 use mpconform_spec::PyError;
-use nix::errno::Errno;
 use nix::sys::mman::{mmap_anonymous, munmap, MapFlags, ProtFlags};
 use std::num::NonZeroUsize;
 use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// A Linux pipe's default capacity.
 pub const CAPACITY: usize = 65536;
 
-/// How long a reader spins before it sleeps (a few microseconds).
+/// How many times a reader looks for data before it sleeps (a few
+/// microseconds): a writer on another core usually adds data sooner than a
+/// sleep and a wake-up would take.
 const SPINS: u32 = 4000;
 
 #[repr(C)]
 struct Header {
-    mutex: libc::pthread_mutex_t,
-    cond: libc::pthread_cond_t,
-    /// Bytes ever written and ever read; their difference is what waits.
-    written: u64,
-    read: u64,
-    /// Waiters on the condition, so that a transfer nobody waits for makes
-    /// no system call.
-    waiters: u32,
+    /// Bytes ever written (moved only by the writer, after its copy) and
+    /// ever read (only by the reader); their difference is what waits.
+    written: AtomicU64,
+    read: AtomicU64,
+    /// Bumped after every transfer; sleepers wait on it.
+    changes: AtomicU32,
+    waiters: AtomicU32,
 }
 
 /// The ring: a header and `CAPACITY` bytes, shared across fork.
@@ -38,30 +45,18 @@ pub struct Ring {
     data: NonNull<u8>,
 }
 
-// SAFETY: every access to the shared state happens under the process-shared
-// mutex.
+// SAFETY: the counters are atomics; each byte of the data area is touched
+// by one side at a time (the writer only where the reader has finished, the
+// reader only where the writer has), with Release / Acquire on the counters.
 unsafe impl Send for Ring {}
 unsafe impl Sync for Ring {}
 
-fn check(rc: libc::c_int) -> Result<(), PyError> {
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(os_error(Errno::from_raw(rc)))
-    }
-}
-
-struct Held<'a>(&'a Ring);
-
-impl Drop for Held<'_> {
-    fn drop(&mut self) {
-        // SAFETY: this guard locked the mutex.
-        unsafe { libc::pthread_mutex_unlock(&raw mut (*self.0.header.as_ptr()).mutex) };
-    }
+fn header_size() -> usize {
+    std::mem::size_of::<Header>().next_multiple_of(64)
 }
 
 fn size() -> usize {
-    std::mem::size_of::<Header>().next_multiple_of(64) + CAPACITY
+    header_size() + CAPACITY
 }
 
 impl Ring {
@@ -77,141 +72,71 @@ impl Ring {
             )
         }
         .map_err(os_error)?;
+        // Zeroed memory is a valid header: every field is an atomic at 0.
         let header = memory.cast::<Header>();
         // SAFETY: the data area follows the header, inside the mapping.
-        let data = unsafe {
-            NonNull::new_unchecked(
-                memory
-                    .cast::<u8>()
-                    .as_ptr()
-                    .add(std::mem::size_of::<Header>().next_multiple_of(64)),
-            )
-        };
-        // SAFETY: zeroed, ours; attributes initialised before use.
-        unsafe {
-            let h = header.as_ptr();
-            let mut mattr: libc::pthread_mutexattr_t = std::mem::zeroed();
-            check(libc::pthread_mutexattr_init(&mut mattr))?;
-            check(libc::pthread_mutexattr_setpshared(
-                &mut mattr,
-                libc::PTHREAD_PROCESS_SHARED,
-            ))?;
-            check(libc::pthread_mutex_init(&raw mut (*h).mutex, &mattr))?;
-            libc::pthread_mutexattr_destroy(&mut mattr);
-            let mut cattr: libc::pthread_condattr_t = std::mem::zeroed();
-            check(libc::pthread_condattr_init(&mut cattr))?;
-            check(libc::pthread_condattr_setpshared(
-                &mut cattr,
-                libc::PTHREAD_PROCESS_SHARED,
-            ))?;
-            check(libc::pthread_condattr_setclock(
-                &mut cattr,
-                libc::CLOCK_MONOTONIC,
-            ))?;
-            check(libc::pthread_cond_init(&raw mut (*h).cond, &cattr))?;
-            libc::pthread_condattr_destroy(&mut cattr);
-        }
+        let data =
+            unsafe { NonNull::new_unchecked(memory.cast::<u8>().as_ptr().add(header_size())) };
         Ok(Ring { header, data })
     }
 
-    fn h(&self) -> *mut Header {
-        self.header.as_ptr()
+    fn h(&self) -> &Header {
+        // SAFETY: the mapping lives as long as self.
+        unsafe { self.header.as_ref() }
     }
 
-    fn lock(&self) -> Held<'_> {
-        // SAFETY: an initialised process-shared robust mutex.
-        let rc = unsafe { libc::pthread_mutex_lock(&raw mut (*self.h()).mutex) };
-        if rc == libc::EOWNERDEAD {
-            // SAFETY: we hold it; the counters are always consistent.
-            unsafe { libc::pthread_mutex_consistent(&raw mut (*self.h()).mutex) };
-        }
-        Held(self)
+    fn used(&self) -> usize {
+        let h = self.h();
+        let read = h.read.load(Ordering::Acquire);
+        (h.written.load(Ordering::Acquire) - read) as usize
     }
 
-    /// Bytes waiting (under the lock).
-    fn used(&self, _held: &Held<'_>) -> usize {
-        // SAFETY: under the mutex.
-        unsafe { ((*self.h()).written - (*self.h()).read) as usize }
-    }
-
-    /// Waits on the condition until `deadline`; false when it passed.
-    fn wait(&self, _held: &Held<'_>, deadline: Option<Instant>) -> bool {
-        // SAFETY: under the mutex the condition is used with.
-        unsafe {
-            (*self.h()).waiters += 1;
-            let rc = match deadline {
-                None => {
-                    libc::pthread_cond_wait(&raw mut (*self.h()).cond, &raw mut (*self.h()).mutex)
-                }
-                Some(at) => {
-                    let at = monotonic_at(at);
-                    libc::pthread_cond_timedwait(
-                        &raw mut (*self.h()).cond,
-                        &raw mut (*self.h()).mutex,
-                        &at,
-                    )
-                }
-            };
-            if rc == libc::EOWNERDEAD {
-                libc::pthread_mutex_consistent(&raw mut (*self.h()).mutex);
-            }
-            (*self.h()).waiters -= 1;
-            rc != libc::ETIMEDOUT
+    /// Tells sleepers that bytes went in or out.
+    fn changed(&self) {
+        let h = self.h();
+        h.changes.fetch_add(1, Ordering::SeqCst);
+        if h.waiters.load(Ordering::SeqCst) > 0 {
+            futex::wake_all(&h.changes);
         }
     }
 
-    fn wake(&self, _held: &Held<'_>) {
-        // SAFETY: under the mutex.
-        unsafe {
-            if (*self.h()).waiters > 0 {
-                libc::pthread_cond_broadcast(&raw mut (*self.h()).cond);
-            }
+    /// Sleeps until a change after `seen`, unless `ready` already holds;
+    /// at most until `deadline`.
+    fn sleep_unless(&self, seen: u32, ready: impl Fn() -> bool, deadline: Option<Instant>) {
+        let h = self.h();
+        h.waiters.fetch_add(1, Ordering::SeqCst);
+        if !ready() {
+            let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            futex::wait(&h.changes, seen, timeout);
         }
+        h.waiters.fetch_sub(1, Ordering::SeqCst);
     }
 
     /// Writes all of `bytes`, waiting for room as a pipe writer does.
     pub fn write_all(&self, mut bytes: &[u8]) {
         while !bytes.is_empty() {
-            let held = self.lock();
-            while self.used(&held) == CAPACITY {
-                self.wait(&held, None);
+            let seen = self.h().changes.load(Ordering::SeqCst);
+            let free = CAPACITY - self.used();
+            if free == 0 {
+                self.sleep_unless(seen, || self.used() < CAPACITY, None);
+                continue;
             }
-            let free = CAPACITY - self.used(&held);
             let n = free.min(bytes.len());
-            // SAFETY: under the mutex; the copy stays inside the data area
-            // (two pieces when it wraps).
+            let at = (self.h().written.load(Ordering::Relaxed) % CAPACITY as u64) as usize;
+            let first = n.min(CAPACITY - at);
+            // SAFETY: the only writer, into bytes the reader has finished
+            // with; both pieces stay inside the data area.
             unsafe {
-                let at = ((*self.h()).written % CAPACITY as u64) as usize;
-                let first = n.min(CAPACITY - at);
                 std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.data.as_ptr().add(at), first);
                 std::ptr::copy_nonoverlapping(
                     bytes.as_ptr().add(first),
                     self.data.as_ptr(),
                     n - first,
                 );
-                (*self.h()).written += n as u64;
             }
-            self.wake(&held);
+            self.h().written.fetch_add(n as u64, Ordering::SeqCst);
+            self.changed();
             bytes = &bytes[n..];
-        }
-    }
-
-    /// Spins a little while the ring is empty: a writer on another core
-    /// usually adds data sooner than a sleep and a wake-up would take.
-    fn spin_until_data(&self) {
-        for _ in 0..SPINS {
-            // SAFETY: a racy read of a counter is only a hint; the decision
-            // is taken again under the mutex.
-            let (written, read) = unsafe {
-                (
-                    std::ptr::read_volatile(&raw const (*self.h()).written),
-                    std::ptr::read_volatile(&raw const (*self.h()).read),
-                )
-            };
-            if written != read {
-                return;
-            }
-            std::hint::spin_loop();
         }
     }
 
@@ -219,16 +144,24 @@ impl Ring {
     pub fn read_exact(&self, buf: &mut [u8]) {
         let mut done = 0;
         while done < buf.len() {
-            self.spin_until_data();
-            let held = self.lock();
-            while self.used(&held) == 0 {
-                self.wait(&held, None);
+            for _ in 0..SPINS {
+                if self.used() > 0 {
+                    break;
+                }
+                std::hint::spin_loop();
             }
-            let n = self.used(&held).min(buf.len() - done);
-            // SAFETY: under the mutex; the copy stays inside the data area.
+            let seen = self.h().changes.load(Ordering::SeqCst);
+            let used = self.used();
+            if used == 0 {
+                self.sleep_unless(seen, || self.used() > 0, None);
+                continue;
+            }
+            let n = used.min(buf.len() - done);
+            let at = (self.h().read.load(Ordering::Relaxed) % CAPACITY as u64) as usize;
+            let first = n.min(CAPACITY - at);
+            // SAFETY: the only reader, from bytes the writer has finished
+            // with; both pieces stay inside the data area.
             unsafe {
-                let at = ((*self.h()).read % CAPACITY as u64) as usize;
-                let first = n.min(CAPACITY - at);
                 std::ptr::copy_nonoverlapping(
                     self.data.as_ptr().add(at),
                     buf.as_mut_ptr().add(done),
@@ -239,9 +172,9 @@ impl Ring {
                     buf.as_mut_ptr().add(done + first),
                     n - first,
                 );
-                (*self.h()).read += n as u64;
             }
-            self.wake(&held);
+            self.h().read.fetch_add(n as u64, Ordering::SeqCst);
+            self.changed();
             done += n;
         }
     }
@@ -255,18 +188,18 @@ impl Ring {
         payload
     }
 
-    /// Whether data waits, within `timeout` (None: for ever) — a pipe's poll.
+    /// Whether data waits, within `timeout` (None: for ever): a pipe's poll.
     pub fn readable(&self, timeout: Option<Duration>) -> bool {
         let deadline = timeout.map(|t| Instant::now() + t);
-        let held = self.lock();
         loop {
-            if self.used(&held) > 0 {
+            let seen = self.h().changes.load(Ordering::SeqCst);
+            if self.used() > 0 {
                 return true;
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return false;
             }
-            self.wait(&held, deadline);
+            self.sleep_unless(seen, || self.used() > 0, deadline);
         }
     }
 }
@@ -276,23 +209,5 @@ impl Drop for Ring {
         // Only this process's mapping goes.
         // SAFETY: mapped by new(), not used after this.
         let _ = unsafe { munmap(self.header.cast(), size()) };
-    }
-}
-
-/// The CLOCK_MONOTONIC time of `at`.
-fn monotonic_at(at: Instant) -> libc::timespec {
-    let left = at.saturating_duration_since(Instant::now());
-    let mut now = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: a valid timespec.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
-    let nanos = now.tv_nsec as u64 + u64::from(left.subsec_nanos());
-    libc::timespec {
-        tv_sec: now.tv_sec
-            + left.as_secs() as libc::time_t
-            + (nanos / 1_000_000_000) as libc::time_t,
-        tv_nsec: (nanos % 1_000_000_000) as libc::c_long,
     }
 }

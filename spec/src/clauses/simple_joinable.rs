@@ -176,10 +176,11 @@ static J03: Clause = Clause {
     seeds: &[SEED_004],
     statement: "join() blocks while tasks are unfinished (two joiners have not returned \
                 after the first of two task_done() calls) and every joiner returns once \
-                the last task_done() brings the count to zero.",
+                the last task_done() brings the count to zero, even when a put raises \
+                it again at once.",
     notes: "Lib/multiprocessing/queues.py JoinableQueue.join waits on _cond; task_done \
-            calls _cond.notify_all() when the count reaches zero. Same in 2.7 and \
-            3.6-3.13. The 'not yet' check waits 0.05 s: a correct implementation never \
+            calls _cond.notify_all() when the count reaches zero, and a woken joiner \
+            returns without looking at the count again. Same in 2.7 and 3.6-3.13. The 'not yet' check waits 0.05 s: a correct implementation never \
             fails it.",
     needs: &[],
     body: j03,
@@ -208,8 +209,13 @@ fn j03(s: &mut Session) -> Result<(), Stop> {
     s.no_report_within("joined 0", 0.05)?;
     s.no_report_within("joined 1", 0.0)?;
     s.ipc("the last task_done()", task_done(q))?;
+    // A put right after does not hold the joiners back: they were woken
+    // when the count reached zero.
+    s.put(q, text("c"))?;
     expect_eq("joiner 0's join()", &Value::None, &s.report("joined 0")?)?;
     expect_eq("joiner 1's join()", &Value::None, &s.report("joined 1")?)?;
+    s.get(q)?;
+    s.ipc("task_done() for the item put after", task_done(q))?;
     for p in joiners {
         join_ok(s, p)?;
     }
