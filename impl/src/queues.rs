@@ -213,7 +213,14 @@ impl RefImpl {
                 let class = match self.queues.get(h) {
                     Some(q) if !self.fault(Fault::QueuePicklableAnywhere) => q.kind.class_name(),
                     Some(_) => return Ok(frame(&Wire::Data(Value::Opaque("queue".into())))),
-                    None => "Connection",
+                    None => {
+                        // CPython sends a connection through its resource
+                        // sharer; the reference does not.
+                        return Err(PyError::new(
+                            ErrorKind::Other("NotImplementedError".into()),
+                            "the reference implementation cannot send a Connection",
+                        ));
+                    }
                 };
                 return Err(PyError::new(
                     ErrorKind::RuntimeError,

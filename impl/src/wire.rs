@@ -142,7 +142,9 @@ pub fn read_frame(fd: BorrowedFd<'_>) -> Result<Vec<u8>, ReadError> {
     let mut header = [0u8; 4];
     read_exact(fd, &mut header, true)?;
     let mut payload = vec![0u8; u32::from_be_bytes(header) as usize];
-    read_exact(fd, &mut payload, false)?;
+    // As CPython's _recv: an end of file before any byte of a read is
+    // EOFError, the payload's first read included.
+    read_exact(fd, &mut payload, true)?;
     Ok(payload)
 }
 
