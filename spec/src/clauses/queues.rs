@@ -688,7 +688,7 @@ fn q13(s: &mut Session) -> Result<(), Stop> {
                 return Err(Stop::violation(
                     "an item that arrives",
                     "one of 'a', 'c', the 1 MiB item, each once",
-                    format!("{item} (after {})", Value::List(got).to_string()),
+                    format!("{item} (after {})", Value::List(got)),
                 ))
             }
         }
