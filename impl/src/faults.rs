@@ -141,8 +141,6 @@ faults! {
         "put and get with a timeout give up at once (Full, Empty) instead of after the timeout",
     RecvEofReturnsNone = "recv-eof-returns-none":
         "recv() at the end of the pipe returns None instead of raising EOFError",
-    JoinRechecksCount = "join-rechecks-count":
-        "JoinableQueue.join() waits until it sees the count at zero, so a put right after the last task_done keeps it waiting",
     JoinWaitsWithoutChecking = "join-waits-without-checking":
         "JoinableQueue.join() waits for a wake-up without first checking the count, so at zero it waits for ever",
     QsizeNotImplemented = "qsize-not-implemented":

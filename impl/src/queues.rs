@@ -579,11 +579,7 @@ impl RefImpl {
                 std::thread::park();
             }
         }
-        if self.fault(Fault::JoinRechecksCount) {
-            unfinished.wait_zero_seen();
-        } else {
-            unfinished.wait_zero();
-        }
+        unfinished.wait_zero();
         Ok(Value::None)
     }
 

@@ -184,23 +184,6 @@ impl SharedSem {
     }
 }
 
-impl SharedSem {
-    /// Blocks until this waiter itself sees the count at zero: the mistake
-    /// of a join that re-checks the count after its wake-up.
-    pub fn wait_zero_seen(&self) {
-        let r = self.r();
-        loop {
-            let seen = r.changes.load(Ordering::SeqCst);
-            r.waiters.fetch_add(1, Ordering::SeqCst);
-            if self.value() == 0 {
-                r.waiters.fetch_sub(1, Ordering::SeqCst);
-                return;
-            }
-            self.sleep(seen, None);
-        }
-    }
-}
-
 impl Drop for SharedSem {
     fn drop(&mut self) {
         // Only this process's mapping goes; others keep theirs.

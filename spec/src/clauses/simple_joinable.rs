@@ -180,7 +180,10 @@ static J03: Clause = Clause {
                 it again at once.",
     notes: "Lib/multiprocessing/queues.py JoinableQueue.join waits on _cond; task_done \
             calls _cond.notify_all() when the count reaches zero, and a woken joiner \
-            returns without looking at the count again. Same in 2.7 and 3.6-3.13. The 'not yet' check waits 0.05 s: a correct implementation never \
+            returns without looking at the count again; multiprocessing's \
+            Condition.notify_all waits until every sleeper has woken (_woken_count), \
+            so a put after task_done() returns cannot hold them back. Same in 2.7 and \
+            3.6-3.13. The 'not yet' check waits 0.05 s: a correct implementation never \
             fails it.",
     needs: &[],
     body: j03,
