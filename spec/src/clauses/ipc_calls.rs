@@ -3,8 +3,8 @@
 
 use crate::call::Call;
 use crate::ipc::{IpcOp, Item, QueueKind};
-use crate::program::Step;
-use crate::session::{handle, handles, Session};
+use crate::program::{ProcessSpec, Program, Step};
+use crate::session::{expect_eq, handle, handles, Session};
 use crate::value::{ErrorKind, Handle, PyError, Value};
 use crate::Stop;
 
@@ -38,6 +38,19 @@ pub(crate) fn put(queue: Handle, item: Item) -> IpcOp {
         block: None,
         timeout: None,
     }
+}
+
+/// Starts a child that runs `steps` and returns.
+pub(crate) fn child(s: &mut Session, steps: Vec<Step>) -> Result<Handle, Stop> {
+    let p = s.new_process(ProcessSpec::target(Program::steps(steps)))?;
+    s.start(p)?;
+    Ok(p)
+}
+
+/// Joins a child and checks that it ended with 0.
+pub(crate) fn join_ok(s: &mut Session, p: Handle) -> Result<(), Stop> {
+    s.join(p)?;
+    expect_eq("the child's exit code", &Some(0), &s.exitcode(p)?)
 }
 
 impl Session<'_> {

@@ -18,19 +18,6 @@ fn queue_of(s: &mut Session, maxsize: Option<i64>) -> Result<Handle, Stop> {
     s.new_queue(QueueKind::Queue, maxsize)
 }
 
-/// Starts a child running `steps` and returning.
-fn child(s: &mut Session, steps: Vec<Step>) -> Result<Handle, Stop> {
-    let p = s.new_process(ProcessSpec::target(Program::steps(steps)))?;
-    s.start(p)?;
-    Ok(p)
-}
-
-/// Joins a child and checks that it ended with 0.
-fn join_ok(s: &mut Session, p: Handle) -> Result<(), Stop> {
-    s.join(p)?;
-    expect_eq("the child's exit code", &Some(0), &s.exitcode(p)?)
-}
-
 fn expect_raised(
     check: &str,
     got: Result<Value, PyError>,

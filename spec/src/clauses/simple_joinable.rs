@@ -3,22 +3,10 @@
 use super::ipc_calls::*;
 use super::*;
 use crate::ipc::{IpcOp, QueueKind};
-use crate::program::{ProcessSpec, Program};
 use crate::session::{expect_eq, expect_error};
 use crate::value::{ErrorKind, Value};
 
 pub(super) const CLAUSES: &[&Clause] = &[&S01, &J01, &J02, &J03, &J04, &J05];
-
-fn child(s: &mut Session, steps: Vec<Step>) -> Result<Handle, Stop> {
-    let p = s.new_process(ProcessSpec::target(Program::steps(steps)))?;
-    s.start(p)?;
-    Ok(p)
-}
-
-fn join_ok(s: &mut Session, p: Handle) -> Result<(), Stop> {
-    s.join(p)?;
-    expect_eq("the child's exit code", &Some(0), &s.exitcode(p)?)
-}
 
 static S01: Clause = Clause {
     id: "S01-simple-queue",
