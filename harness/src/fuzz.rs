@@ -357,6 +357,27 @@ fn hang() -> f64 {
     HANG.as_secs_f64()
 }
 
+/// Starts a daemonic child that calls join() and reports when it returns;
+/// returns the report's label.
+fn start_joiner(s: &mut Session, q: mpconform_spec::Handle, step: usize) -> Result<String, Stop> {
+    let label = format!("joined {step}");
+    daemon_child(
+        s,
+        vec![Step::Ipc {
+            label: Some(label.clone()),
+            op: IpcOp::Join { queue: q },
+        }],
+    )?;
+    Ok(label)
+}
+
+/// The joiner's report must come within the hang limit.
+fn expect_joined(s: &mut Session, label: &str, check: &str) -> Result<(), Stop> {
+    s.report(label)
+        .map(drop)
+        .map_err(|_| violation(check, "join() returns", "no return"))
+}
+
 /// Runs one sequential case; `Err` is the first departure from the model.
 fn run_sequential(
     s: &mut Session,
@@ -452,52 +473,24 @@ fn run_sequential(
                 if model.unfinished == 1 {
                     // The count reaches zero: every waiting joiner returns.
                     for label in joiners.drain(..) {
-                        s.report(&label).map_err(|_| {
-                            violation(
-                                format!("{at}: a joiner once the count is zero"),
-                                "join() returns",
-                                "no return",
-                            )
-                        })?;
+                        expect_joined(
+                            s,
+                            &label,
+                            &format!("{at}: a joiner once the count is zero"),
+                        )?;
                     }
                 }
             }
             SeqOp::Join => {
                 // In a child, so that a join that never returns is a finding
                 // within the hang limit rather than a hung fuzzer.
-                let label = format!("join {i}");
-                daemon_child(
-                    s,
-                    vec![Step::Ipc {
-                        label: Some(label.clone()),
-                        op: IpcOp::Join { queue: q },
-                    }],
-                )?;
-                s.report(&label).map_err(|_| {
-                    violation(
-                        format!("{at}: join() with nothing unfinished"),
-                        "returns",
-                        "no return",
-                    )
-                })?;
+                let label = start_joiner(s, q, i)?;
+                expect_joined(s, &label, &format!("{at}: join() with nothing unfinished"))?;
             }
             SeqOp::JoinInChild => {
-                let label = format!("joined {i}");
-                daemon_child(
-                    s,
-                    vec![Step::Ipc {
-                        label: Some(label.clone()),
-                        op: IpcOp::Join { queue: q },
-                    }],
-                )?;
+                let label = start_joiner(s, q, i)?;
                 if model.unfinished == 0 {
-                    s.report(&label).map_err(|_| {
-                        violation(
-                            format!("{at}: join() with nothing unfinished"),
-                            "returns",
-                            "no return",
-                        )
-                    })?;
+                    expect_joined(s, &label, &format!("{at}: join() with nothing unfinished"))?;
                 } else {
                     match s.call(Call::AwaitReport {
                         label: label.clone(),

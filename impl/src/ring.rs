@@ -11,13 +11,11 @@
 //! leaves the ring consistent; sleepers wait on a futex, so one killed while
 //! it sleeps leaves nothing behind.
 
-use crate::futex;
-use crate::sys::os_error;
+use crate::futex::Changes;
 use mpconform_spec::PyError;
-use nix::sys::mman::{mmap_anonymous, munmap, MapFlags, ProtFlags};
-use std::num::NonZeroUsize;
+use nix::sys::mman::munmap;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// A Linux pipe's default capacity.
@@ -34,9 +32,8 @@ struct Header {
     /// ever read (only by the reader); their difference is what waits.
     written: AtomicU64,
     read: AtomicU64,
-    /// Bumped after every transfer; sleepers wait on it.
-    changes: AtomicU32,
-    waiters: AtomicU32,
+    /// Every transfer; sleepers wait on it.
+    changes: Changes,
 }
 
 /// The ring: a header and `CAPACITY` bytes, shared across fork.
@@ -61,17 +58,7 @@ fn size() -> usize {
 
 impl Ring {
     pub fn new() -> Result<Ring, PyError> {
-        let length = NonZeroUsize::new(size()).expect("non-empty");
-        // SAFETY: a fresh anonymous shared mapping.
-        let memory = unsafe {
-            mmap_anonymous(
-                None,
-                length,
-                ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
-                MapFlags::MAP_SHARED,
-            )
-        }
-        .map_err(os_error)?;
+        let memory = crate::shared::map_shared(size())?;
         // Zeroed memory is a valid header: every field is an atomic at 0.
         let header = memory.cast::<Header>();
         // SAFETY: the data area follows the header, inside the mapping.
@@ -91,34 +78,15 @@ impl Ring {
         (h.written.load(Ordering::Acquire) - read) as usize
     }
 
-    /// Tells sleepers that bytes went in or out.
-    fn changed(&self) {
-        let h = self.h();
-        h.changes.fetch_add(1, Ordering::SeqCst);
-        if h.waiters.load(Ordering::SeqCst) > 0 {
-            futex::wake_all(&h.changes);
-        }
-    }
-
-    /// Sleeps until a change after `seen`, unless `ready` already holds;
-    /// at most until `deadline`.
-    fn sleep_unless(&self, seen: u32, ready: impl Fn() -> bool, deadline: Option<Instant>) {
-        let h = self.h();
-        h.waiters.fetch_add(1, Ordering::SeqCst);
-        if !ready() {
-            let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-            futex::wait(&h.changes, seen, timeout);
-        }
-        h.waiters.fetch_sub(1, Ordering::SeqCst);
-    }
-
     /// Writes all of `bytes`, waiting for room as a pipe writer does.
     pub fn write_all(&self, mut bytes: &[u8]) {
         while !bytes.is_empty() {
-            let seen = self.h().changes.load(Ordering::SeqCst);
+            let seen = self.h().changes.seen();
             let free = CAPACITY - self.used();
             if free == 0 {
-                self.sleep_unless(seen, || self.used() < CAPACITY, None);
+                self.h()
+                    .changes
+                    .sleep_unless(seen, || self.used() < CAPACITY, None);
                 continue;
             }
             let n = free.min(bytes.len());
@@ -135,7 +103,7 @@ impl Ring {
                 );
             }
             self.h().written.fetch_add(n as u64, Ordering::SeqCst);
-            self.changed();
+            self.h().changes.announce();
             bytes = &bytes[n..];
         }
     }
@@ -150,10 +118,12 @@ impl Ring {
                 }
                 std::hint::spin_loop();
             }
-            let seen = self.h().changes.load(Ordering::SeqCst);
+            let seen = self.h().changes.seen();
             let used = self.used();
             if used == 0 {
-                self.sleep_unless(seen, || self.used() > 0, None);
+                self.h()
+                    .changes
+                    .sleep_unless(seen, || self.used() > 0, None);
                 continue;
             }
             let n = used.min(buf.len() - done);
@@ -174,7 +144,7 @@ impl Ring {
                 );
             }
             self.h().read.fetch_add(n as u64, Ordering::SeqCst);
-            self.changed();
+            self.h().changes.announce();
             done += n;
         }
     }
@@ -192,14 +162,16 @@ impl Ring {
     pub fn readable(&self, timeout: Option<Duration>) -> bool {
         let deadline = timeout.map(|t| Instant::now() + t);
         loop {
-            let seen = self.h().changes.load(Ordering::SeqCst);
+            let seen = self.h().changes.seen();
             if self.used() > 0 {
                 return true;
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return false;
             }
-            self.sleep_unless(seen, || self.used() > 0, deadline);
+            self.h()
+                .changes
+                .sleep_unless(seen, || self.used() > 0, deadline);
         }
     }
 }

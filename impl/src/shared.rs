@@ -5,23 +5,37 @@
 //! without a wait is one atomic operation; a waiter killed while it sleeps
 //! leaves nothing behind.
 
-use crate::futex;
+use crate::futex::Changes;
 use crate::sys::os_error;
 use mpconform_spec::{ErrorKind, PyError};
 use nix::sys::mman::{mmap_anonymous, munmap, MapFlags, ProtFlags};
+use std::ffi::c_void;
 use std::num::NonZeroUsize;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+/// A fresh, zeroed mapping of `len` bytes that children forked later share.
+pub(crate) fn map_shared(len: usize) -> Result<NonNull<c_void>, PyError> {
+    let len = NonZeroUsize::new(len).expect("a non-empty mapping");
+    // SAFETY: a new anonymous mapping, aliasing nothing.
+    unsafe {
+        mmap_anonymous(
+            None,
+            len,
+            ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
+            MapFlags::MAP_SHARED,
+        )
+    }
+    .map_err(os_error)
+}
+
 #[repr(C)]
 struct Region {
     value: AtomicI64,
     max: i64,
-    /// Bumped at every change a waiter may care about; waiters sleep on it.
-    changes: AtomicU32,
-    /// Sleepers, so that a change nobody waits for makes no system call.
-    waiters: AtomicU32,
+    /// Every change a waiter may care about; waiters sleep on it.
+    changes: Changes,
     /// Bumped each time the count reaches zero (JoinableQueue.join waits
     /// for that event, not for the count to be zero when it looks).
     zeros: AtomicU32,
@@ -38,25 +52,13 @@ unsafe impl Sync for SharedSem {}
 
 impl SharedSem {
     pub fn new(value: i64, max: i64) -> Result<SharedSem, PyError> {
-        let size = NonZeroUsize::new(std::mem::size_of::<Region>()).expect("non-empty region");
-        // SAFETY: a fresh anonymous mapping, touched only through `Region`.
-        let memory = unsafe {
-            mmap_anonymous(
-                None,
-                size,
-                ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
-                MapFlags::MAP_SHARED,
-            )
-        }
-        .map_err(os_error)?;
-        let region = memory.cast::<Region>();
-        // SAFETY: the mapping is ours, zeroed and large enough.
+        let region = map_shared(std::mem::size_of::<Region>())?.cast::<Region>();
+        // SAFETY: the mapping is ours and large enough.
         unsafe {
             region.as_ptr().write(Region {
                 value: AtomicI64::new(value),
                 max,
-                changes: AtomicU32::new(0),
-                waiters: AtomicU32::new(0),
+                changes: Changes::new(),
                 zeros: AtomicU32::new(0),
             })
         };
@@ -66,25 +68,6 @@ impl SharedSem {
     fn r(&self) -> &Region {
         // SAFETY: the mapping lives as long as self.
         unsafe { self.region.as_ref() }
-    }
-
-    /// Tells the sleepers something changed. Every change is SeqCst and a
-    /// sleeper counts itself before it looks, so either it sees the change
-    /// or the change sees it.
-    fn changed(&self) {
-        let r = self.r();
-        r.changes.fetch_add(1, Ordering::SeqCst);
-        if r.waiters.load(Ordering::SeqCst) > 0 {
-            futex::wake_all(&r.changes);
-        }
-    }
-
-    /// Sleeps until the next change after `seen`, or `deadline`.
-    fn sleep(&self, seen: u32, deadline: Option<Instant>) {
-        let r = self.r();
-        let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-        futex::wait(&r.changes, seen, timeout);
-        r.waiters.fetch_sub(1, Ordering::SeqCst);
     }
 
     /// One unit taken without waiting, if there is one.
@@ -99,7 +82,7 @@ impl SharedSem {
                 Ok(_) => {
                     if value == 1 {
                         r.zeros.fetch_add(1, Ordering::SeqCst);
-                        self.changed();
+                        r.changes.announce();
                     }
                     return true;
                 }
@@ -120,17 +103,17 @@ impl SharedSem {
         }
         let deadline = timeout.map(|t| Instant::now() + t);
         loop {
-            let seen = self.r().changes.load(Ordering::SeqCst);
-            self.r().waiters.fetch_add(1, Ordering::SeqCst);
-            if self.try_take() {
-                self.r().waiters.fetch_sub(1, Ordering::SeqCst);
+            let seen = self.r().changes.seen();
+            if self
+                .r()
+                .changes
+                .sleep_unless(seen, || self.try_take(), deadline)
+            {
                 return true;
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
-                self.r().waiters.fetch_sub(1, Ordering::SeqCst);
-                return false;
+                return self.try_take();
             }
-            self.sleep(seen, deadline);
         }
     }
 
@@ -154,7 +137,7 @@ impl SharedSem {
                 Err(now) => value = now,
             }
         }
-        self.changed();
+        r.changes.announce();
         Ok(())
     }
 
@@ -173,13 +156,12 @@ impl SharedSem {
             return;
         }
         loop {
-            let seen = r.changes.load(Ordering::SeqCst);
-            r.waiters.fetch_add(1, Ordering::SeqCst);
-            if r.zeros.load(Ordering::SeqCst) != zeros {
-                r.waiters.fetch_sub(1, Ordering::SeqCst);
+            let seen = r.changes.seen();
+            if r.changes
+                .sleep_unless(seen, || r.zeros.load(Ordering::SeqCst) != zeros, None)
+            {
                 return;
             }
-            self.sleep(seen, None);
         }
     }
 }
