@@ -116,9 +116,13 @@ enum Command {
 /// the clause process it starts.
 #[derive(clap::Args)]
 struct Against {
-    /// The implementation: 'ref' or 'loopback:ref'.
+    /// The implementation: 'ref', 'loopback:ref' or 'python:INTERPRETER'.
     #[arg(long, default_value = "ref")]
     target: String,
+    /// With a python: target, the module that plays multiprocessing
+    /// (billiard, multiprocess, ...).
+    #[arg(long)]
+    module: Option<String>,
     /// Switch on one fault of the reference implementation.
     #[arg(long)]
     fault: Option<String>,
@@ -129,7 +133,7 @@ struct Against {
 
 impl Against {
     fn resolve(&self) -> Result<(Target, Option<Fault>, Duration), HarnessError> {
-        let target: Target = self.target.parse()?;
+        let target = Target::parse(&self.target, self.module.as_deref())?;
         let fault = self
             .fault
             .as_deref()
@@ -152,6 +156,9 @@ impl Against {
             "--timeout".into(),
             self.timeout.to_string(),
         ];
+        if let Some(module) = &self.module {
+            args.extend(["--module".to_string(), module.clone()]);
+        }
         if let Some(fault) = &self.fault {
             args.extend(["--fault".to_string(), fault.clone()]);
         }

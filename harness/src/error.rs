@@ -10,8 +10,12 @@ pub enum HarnessError {
     UnknownBehaviour(String),
     #[error("unknown fault '{0}' (see `mpconform faults`)")]
     UnknownFault(String),
-    #[error("unknown target '{0}': expected 'ref' or 'loopback:ref'")]
+    #[error("unknown target '{0}': expected 'ref', 'loopback:ref', 'python:INTERPRETER' or a name from the targets file (see `mpconform targets`)")]
     UnknownTarget(String),
+    #[error("--module applies to a python:INTERPRETER target, not '{0}'")]
+    ModuleWithoutDriver(String),
+    #[error("fault switches belong to the reference implementation, not to '{0}'")]
+    FaultNeedsReference(String),
     #[error("no clause matches the filters")]
     NothingSelected,
     #[error("--iterations must be at least 1")]

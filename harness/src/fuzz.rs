@@ -296,6 +296,9 @@ fn stop_to_error(stop: Stop) -> TestCaseError {
         Stop::Broken(what) => TestCaseError::fail(
             serde_json::to_string(&("the implementation broke", "", what)).unwrap_or_default(),
         ),
+        Stop::Died(what) => TestCaseError::fail(
+            serde_json::to_string(&("the implementation died", "", what)).unwrap_or_default(),
+        ),
     }
 }
 
@@ -702,7 +705,7 @@ fn with_session(
     body: impl FnOnce(&mut Session) -> Result<(), Stop>,
 ) -> Result<(), TestCaseError> {
     let mut implementation: Box<dyn Implementation> = target
-        .open(fault)
+        .open(fault, HANG)
         .map_err(|e| TestCaseError::fail(e.to_string()))?;
     let result = {
         let mut session = Session::new(implementation.as_mut(), "fork", HANG);

@@ -91,7 +91,7 @@ fn run_job(job: &ClauseJob, report: &std::fs::File) -> Outcome {
         millis: 0.0,
         body_millis: 0.0,
     };
-    match job.target.open(job.fault) {
+    match job.target.open(job.fault, hang) {
         Err(e) => {
             outcome.verdict = Verdict::Error;
             outcome.reason = Some(e.to_string());
@@ -134,6 +134,10 @@ fn run_job(job: &ClauseJob, report: &std::fs::File) -> Outcome {
                     }
                     Err(Stop::Unsupported(what)) => {
                         outcome.verdict = Verdict::Unsupported;
+                        outcome.reason = Some(what);
+                    }
+                    Err(Stop::Died(what)) => {
+                        outcome.verdict = Verdict::Crash;
                         outcome.reason = Some(what);
                     }
                     Err(Stop::Broken(what)) => {

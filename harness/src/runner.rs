@@ -38,7 +38,7 @@ pub fn run(plan: &Plan, progress: &(dyn Fn(&Outcome) + Sync)) -> Result<Run, Har
     let started = Instant::now();
     groups::guard_run();
     let exe = std::env::current_exe()?;
-    let methods = plan.target.open(None)?.describe().start_methods;
+    let methods = plan.target.open(None, plan.limit)?.describe().start_methods;
     let work: Vec<(&'static Clause, &str)> = plan
         .clauses
         .iter()
@@ -92,7 +92,7 @@ fn run_one(
     let mut command = Command::new(exe);
     command
         .arg("__clause")
-        .args(["--target", &plan.target.to_string()])
+        .args(plan.target.as_args())
         .args(["--clause", clause.id])
         .args(["--method", method])
         .args(["--timeout", &plan.limit.as_secs_f64().to_string()]);

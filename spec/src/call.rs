@@ -161,6 +161,10 @@ pub enum CallError {
     /// the behaviour.
     #[error("broken: {0}")]
     Broken(String),
+    /// The process that runs the implementation (an out-of-process driver)
+    /// died before it answered.
+    #[error("died: {0}")]
+    Died(String),
 }
 
 /// The reply to a call.

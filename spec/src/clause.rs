@@ -59,6 +59,8 @@ pub enum Stop {
     Unsupported(String),
     /// The implementation or its adapter broke; not a verdict on behaviour.
     Broken(String),
+    /// The implementation's own process (a driver) died mid-clause.
+    Died(String),
 }
 
 impl Stop {

@@ -83,6 +83,7 @@ impl<'a> Session<'a> {
             Err(CallError::Raised(e)) => Ok(Err(e)),
             Err(CallError::Unsupported(what)) => Err(Stop::Unsupported(what)),
             Err(CallError::Broken(what)) => Err(Stop::Broken(what)),
+            Err(CallError::Died(what)) => Err(Stop::Died(what)),
         }
     }
 
