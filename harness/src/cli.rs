@@ -1,13 +1,14 @@
 //! The `mpconform` command line.
 
 use crate::bench_transfer::Carrier;
+use crate::catalogue::Catalogue;
 use crate::error::HarnessError;
+use crate::expectations::Expectations;
 use crate::isolate::{run_in_this_process, ClauseJob};
 use crate::report;
 use crate::runner::{self, Plan};
-use crate::select::select;
+use crate::select::{select, Partition};
 use crate::target::Target;
-use crate::verdict::Verdict;
 use clap::{Parser, Subcommand, ValueEnum};
 use mpconform_ref::Fault;
 use mpconform_spec::clauses;
@@ -30,6 +31,12 @@ struct Cli {
 #[derive(Clone, Copy, ValueEnum)]
 enum Format {
     Human,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum MatrixFormat {
+    Markdown,
     Json,
 }
 
@@ -60,6 +67,61 @@ enum Command {
         jobs: Option<usize>,
         #[arg(long, value_enum, default_value = "human")]
         format: Format,
+        /// The target's expectations (default: a named target's file from
+        /// the targets file; none for others).
+        #[arg(long)]
+        expectations: Option<std::path::PathBuf>,
+        /// Run shard K of N (`K/N`): every N-th clause from the K-th.
+        #[arg(long)]
+        partition: Option<String>,
+    },
+    /// Every clause against every target: a table of verdicts weighed
+    /// against each target's expectations.
+    Matrix {
+        /// A target, by name from the targets file or as python:INTERPRETER
+        /// (repeatable; default: the file's `all` set).
+        #[arg(long = "target")]
+        targets: Vec<String>,
+        /// A named set of targets from the targets file (repeatable).
+        #[arg(long = "set")]
+        sets: Vec<String>,
+        /// The targets file (default: the repository's targets.toml).
+        #[arg(long = "targets")]
+        targets_file: Option<std::path::PathBuf>,
+        /// Run only this clause (repeatable).
+        #[arg(long = "clause")]
+        clauses: Vec<String>,
+        /// Run only the clauses covering this behaviour id (repeatable).
+        #[arg(long = "behaviour")]
+        behaviours: Vec<String>,
+        /// Run shard K of N (`K/N`): every N-th clause from the K-th.
+        #[arg(long)]
+        partition: Option<String>,
+        /// Clauses run at once (default: twice the number of CPUs: most of
+        /// a clause's time is spent waiting for interpreters).
+        #[arg(short = 'j', long = "jobs")]
+        jobs: Option<usize>,
+        /// Each clause's time limit, in seconds.
+        #[arg(long, default_value_t = 10.0, allow_negative_numbers = true)]
+        timeout: f64,
+        #[arg(long, value_enum, default_value = "markdown")]
+        format: MatrixFormat,
+        /// Also write the matrix as a page a person can open.
+        #[arg(long)]
+        html: Option<std::path::PathBuf>,
+    },
+    /// List the targets file's targets and whether this machine has them.
+    Targets {
+        #[arg(long = "targets")]
+        targets_file: Option<std::path::PathBuf>,
+        #[arg(long, value_enum, default_value = "human")]
+        format: Format,
+    },
+    /// Install the targets this machine lacks (apt packages, virtual
+    /// environments with pinned packages).
+    Setup {
+        #[arg(long = "targets")]
+        targets_file: Option<std::path::PathBuf>,
     },
     /// Time one process lifecycle: raw system calls, the reference
     /// implementation and CPython, side by side.
@@ -123,6 +185,10 @@ struct Against {
     /// (billiard, multiprocess, ...).
     #[arg(long)]
     module: Option<String>,
+    /// The targets file that names targets (default: the repository's
+    /// targets.toml).
+    #[arg(long = "targets")]
+    targets_file: Option<std::path::PathBuf>,
     /// Switch on one fault of the reference implementation.
     #[arg(long)]
     fault: Option<String>,
@@ -133,7 +199,14 @@ struct Against {
 
 impl Against {
     fn resolve(&self) -> Result<(Target, Option<Fault>, Duration), HarnessError> {
-        let target = Target::parse(&self.target, self.module.as_deref())?;
+        let target = match Target::parse(&self.target, self.module.as_deref()) {
+            Ok(target) => target,
+            Err(HarnessError::UnknownTarget(name)) if self.module.is_none() => {
+                let catalogue = Catalogue::load(self.targets_file.as_deref())?;
+                catalogue.find(&name)?.target()
+            }
+            Err(e) => return Err(e),
+        };
         let fault = self
             .fault
             .as_deref()
@@ -211,8 +284,22 @@ fn dispatch(command: Command) -> Result<ExitCode, HarnessError> {
             behaviours,
             jobs,
             format,
+            expectations,
+            partition,
         } => {
             let (target, fault, limit) = against.resolve()?;
+            let expectations_file = match expectations {
+                Some(file) => Some(file),
+                None => named_expectations(&against)?,
+            };
+            let expected = match &expectations_file {
+                Some(file) => Expectations::load(file, &|id| clauses::find(id).is_some())?,
+                None => Expectations::default(),
+            };
+            let mut chosen = select(&clauses, &behaviours)?;
+            if let Some(p) = partition {
+                chosen = p.parse::<Partition>()?.apply(chosen);
+            }
             let jobs =
                 jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
             if jobs == 0 {
@@ -221,7 +308,7 @@ fn dispatch(command: Command) -> Result<ExitCode, HarnessError> {
             let plan = Plan {
                 target: target.clone(),
                 fault,
-                clauses: select(&clauses, &behaviours)?,
+                clauses: chosen,
                 jobs,
                 limit,
             };
@@ -239,12 +326,78 @@ fn dispatch(command: Command) -> Result<ExitCode, HarnessError> {
                 Format::Json => report::json(&run, &target_name, fault_name),
             };
             say(format_args!("{text}\n"));
-            let all_pass = run.outcomes.iter().all(|o| o.verdict == Verdict::Pass);
+            if let Some(file) = &expectations_file {
+                say(format_args!(
+                    "{}\n",
+                    report::against_expectations(&run, &expected, &file.display().to_string())
+                ));
+            }
+            let all_pass = run.outcomes.iter().all(|o| expected.standing(o).is_ok());
             Ok(if all_pass {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::from(1)
             })
+        }
+        Command::Matrix {
+            targets,
+            sets,
+            targets_file,
+            clauses,
+            behaviours,
+            partition,
+            jobs,
+            timeout,
+            format,
+            html,
+        } => {
+            let limit = match Duration::try_from_secs_f64(timeout) {
+                Ok(limit) if !limit.is_zero() => limit,
+                _ => return Err(HarnessError::BadTimeout(timeout)),
+            };
+            let mut chosen = select(&clauses, &behaviours)?;
+            if let Some(p) = partition {
+                chosen = p.parse::<Partition>()?.apply(chosen);
+            }
+            let jobs = jobs
+                .unwrap_or_else(|| 2 * std::thread::available_parallelism().map_or(2, |n| n.get()));
+            if jobs == 0 {
+                return Err(HarnessError::NoWorkers);
+            }
+            let columns = matrix_columns(&targets, &sets, targets_file.as_deref())?;
+            let progress = |line: &str| eprintln!("{line}");
+            let m = crate::matrix::run(&columns, &chosen, jobs, limit, &progress);
+            match format {
+                MatrixFormat::Markdown => say(format_args!("{}", crate::matrix::markdown(&m))),
+                MatrixFormat::Json => say(format_args!(
+                    "{}\n",
+                    serde_json::to_string_pretty(&m).expect("serializes")
+                )),
+            }
+            if let Some(path) = html {
+                std::fs::write(&path, crate::matrix::html(&m))?;
+                eprintln!("matrix page written to {}", path.display());
+            }
+            Ok(if m.all_as_expected() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Command::Targets {
+            targets_file,
+            format,
+        } => {
+            let catalogue = Catalogue::load(targets_file.as_deref())?;
+            print_targets(&catalogue, format);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Setup { targets_file } => {
+            let catalogue = Catalogue::load(targets_file.as_deref())?;
+            catalogue.setup(&|line| eprintln!("setup: {line}"))?;
+            let after = Catalogue::load(targets_file.as_deref())?;
+            print_targets(&after, Format::Human);
+            Ok(ExitCode::SUCCESS)
         }
         Command::Bench {
             iterations,
@@ -354,6 +507,96 @@ fn dispatch(command: Command) -> Result<ExitCode, HarnessError> {
             Ok(ExitCode::from(run_in_this_process(&job) as u8))
         }
     }
+}
+
+/// The expectations file of a target given by name, if it was.
+fn named_expectations(against: &Against) -> Result<Option<std::path::PathBuf>, HarnessError> {
+    if against.module.is_some() || Target::parse(&against.target, None).is_ok() {
+        return Ok(None);
+    }
+    let catalogue = Catalogue::load(against.targets_file.as_deref())?;
+    Ok(Some(catalogue.find(&against.target)?.expectations.clone()))
+}
+
+/// The matrix's columns: the reference first, then the named targets and
+/// sets (default: the file's `all` set), each with its expectations.
+fn matrix_columns(
+    targets: &[String],
+    sets: &[String],
+    file: Option<&std::path::Path>,
+) -> Result<Vec<crate::matrix::Column>, HarnessError> {
+    let catalogue = Catalogue::load(file)?;
+    let known = |id: &str| clauses::find(id).is_some();
+    let mut columns = vec![crate::matrix::Column {
+        name: "ref".into(),
+        target: Target::Ref,
+        expectations: Expectations::default(),
+        expectations_file: None,
+        missing: None,
+    }];
+    let mut named: Vec<&crate::catalogue::Named> = Vec::new();
+    for set in sets {
+        named.extend(catalogue.set(set)?);
+    }
+    for t in targets {
+        match Target::parse(t, None) {
+            Ok(Target::Ref) => {}
+            Ok(target) => columns.push(crate::matrix::Column {
+                name: t.clone(),
+                target,
+                expectations: Expectations::default(),
+                expectations_file: None,
+                missing: None,
+            }),
+            Err(_) => named.push(catalogue.find(t)?),
+        }
+    }
+    if targets.is_empty() && sets.is_empty() {
+        named = catalogue.set("all")?;
+    }
+    for n in named {
+        if columns.iter().any(|c| c.name == n.name) {
+            continue;
+        }
+        columns.push(crate::matrix::Column {
+            name: n.name.clone(),
+            target: n.target(),
+            expectations: Expectations::load(&n.expectations, &known)?,
+            expectations_file: Some(n.expectations.display().to_string()),
+            missing: n.missing.clone(),
+        });
+    }
+    Ok(columns)
+}
+
+#[derive(Serialize)]
+struct TargetListing {
+    name: String,
+    present: bool,
+    target: String,
+    about: String,
+    expectations: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    missing: Option<String>,
+}
+
+fn print_targets(catalogue: &Catalogue, format: Format) {
+    let listing: Vec<TargetListing> = catalogue
+        .targets
+        .iter()
+        .map(|t| TargetListing {
+            name: t.name.clone(),
+            present: t.present(),
+            target: t.target().to_string(),
+            about: t.about.clone(),
+            expectations: t.expectations.display().to_string(),
+            missing: t.missing.clone(),
+        })
+        .collect();
+    print_listing(format, &listing, |t| match &t.missing {
+        None => format!("{:<14} present  {}", t.name, t.target),
+        Some(why) => format!("{:<14} MISSING  {why}", t.name),
+    });
 }
 
 #[derive(Serialize)]

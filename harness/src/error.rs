@@ -16,6 +16,12 @@ pub enum HarnessError {
     ModuleWithoutDriver(String),
     #[error("fault switches belong to the reference implementation, not to '{0}'")]
     FaultNeedsReference(String),
+    #[error("--partition takes K/N with 1 <= K <= N, not '{0}'")]
+    BadPartition(String),
+    #[error(transparent)]
+    Catalogue(#[from] crate::catalogue::CatalogueError),
+    #[error(transparent)]
+    Expectations(#[from] crate::expectations::ExpectationsError),
     #[error("no clause matches the filters")]
     NothingSelected,
     #[error("--iterations must be at least 1")]
@@ -42,7 +48,10 @@ impl HarnessError {
     pub fn is_usage(&self) -> bool {
         !matches!(
             self,
-            HarnessError::Spawn(_) | HarnessError::Open(_) | HarnessError::Fuzz(_)
+            HarnessError::Spawn(_)
+                | HarnessError::Open(_)
+                | HarnessError::Fuzz(_)
+                | HarnessError::Catalogue(crate::catalogue::CatalogueError::Setup { .. })
         )
     }
 }

@@ -3,14 +3,17 @@
 
 pub mod bench;
 pub mod bench_transfer;
+pub mod catalogue;
 pub mod cli;
 pub mod driver;
 pub mod error;
+pub mod expectations;
 pub mod fuzz;
 pub mod fuzz_process;
 pub mod groups;
 pub mod isolate;
 pub mod loopback;
+pub mod matrix;
 pub mod report;
 pub mod runner;
 pub mod select;

@@ -148,3 +148,49 @@ pub fn json(run: &Run, target: &str, fault: Option<&str>) -> String {
     })
     .expect("reports serialize")
 }
+
+/// How the run stands against a target's expectations: a tally, then each
+/// outcome that is not as expected.
+pub fn against_expectations(
+    run: &Run,
+    expectations: &crate::expectations::Expectations,
+    file: &str,
+) -> String {
+    use crate::expectations::Standing;
+    let mut text = String::new();
+    let standings: Vec<(Standing, &Outcome)> = run
+        .outcomes
+        .iter()
+        .map(|o| (expectations.standing(o), o))
+        .collect();
+    let count = |s: Standing| standings.iter().filter(|(x, _)| *x == s).count();
+    let _ = writeln!(
+        text,
+        "against {file}: {} pass, {} expected, {} unexpected, {} unexpected pass",
+        count(Standing::Pass),
+        count(Standing::Expected),
+        count(Standing::Unexpected),
+        count(Standing::UnexpectedPass)
+    );
+    for (standing, o) in standings.iter().filter(|(s, _)| !s.is_ok()) {
+        let expected = expectations
+            .entry_for(&o.clause, &o.method)
+            .map(|e| {
+                format!(
+                    "; expected {}{}",
+                    e.verdict,
+                    e.check
+                        .as_ref()
+                        .map(|c| format!(" at {c:?}"))
+                        .unwrap_or_default()
+                )
+            })
+            .unwrap_or_default();
+        let _ = writeln!(
+            text,
+            "  {standing:?}: {} [{}] {}{expected}",
+            o.clause, o.method, o.verdict
+        );
+    }
+    text
+}

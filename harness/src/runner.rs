@@ -28,6 +28,8 @@ pub struct Plan {
 
 /// What a run came to.
 pub struct Run {
+    /// What the target said of itself.
+    pub info: mpconform_spec::ImplInfo,
     pub outcomes: Vec<Outcome>,
     pub wall: Duration,
 }
@@ -38,7 +40,8 @@ pub fn run(plan: &Plan, progress: &(dyn Fn(&Outcome) + Sync)) -> Result<Run, Har
     let started = Instant::now();
     groups::guard_run();
     let exe = std::env::current_exe()?;
-    let methods = plan.target.open(None, plan.limit)?.describe().start_methods;
+    let info = plan.target.open(None, plan.limit)?.describe();
+    let methods = info.start_methods.clone();
     let work: Vec<(&'static Clause, &str)> = plan
         .clauses
         .iter()
@@ -77,6 +80,7 @@ pub fn run(plan: &Plan, progress: &(dyn Fn(&Outcome) + Sync)) -> Result<Run, Har
         .flatten()
         .collect();
     Ok(Run {
+        info,
         outcomes,
         wall: started.elapsed(),
     })

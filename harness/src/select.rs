@@ -35,3 +35,37 @@ pub fn select(
     }
     Ok(chosen)
 }
+
+/// Shard K of N (`K/N`, 1-based): every N-th clause starting at the K-th, so
+/// that N machines running shards 1..N together run each clause once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Partition {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl std::str::FromStr for Partition {
+    type Err = HarnessError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || HarnessError::BadPartition(s.to_string());
+        let (k, n) = s.split_once('/').ok_or_else(bad)?;
+        let (index, count): (usize, usize) =
+            (k.parse().map_err(|_| bad())?, n.parse().map_err(|_| bad())?);
+        if count == 0 || index == 0 || index > count {
+            return Err(bad());
+        }
+        Ok(Partition { index, count })
+    }
+}
+
+impl Partition {
+    pub fn apply<T>(&self, items: Vec<T>) -> Vec<T> {
+        items
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| i % self.count == self.index - 1)
+            .map(|(_, item)| item)
+            .collect()
+    }
+}
