@@ -1,0 +1,1386 @@
+# -*- coding: utf-8 -*-
+"""mpconform's Python driver (drivers/PROTOCOL.md, protocol 1).
+
+The harness starts this file once per clause run as
+
+    INTERPRETER mpconform_driver.py --protocol 1 [--module NAME]
+
+and sends it, one JSON line at a time on fd 3, the serde JSON of the Rust
+`Call` enum (spec/src/call.rs, program.rs, ipc.rs, value.rs); the driver
+answers each on fd 4. Every call is carried out with the real module under
+test (`multiprocessing`, or `billiard` / `multiprocess` given by `--module`)
+and the real `os` functions, so that what the clauses measure is that module
+on this interpreter, not this file.
+
+What the driver adds itself never goes through the module under test:
+children wait at gates (a lock file the driver holds with flock) and send
+reports (a FIFO read by the driver), both built on os-level calls only and
+reachable by path, so they work under fork, spawn and forkserver alike.
+
+The same file runs on CPython 2.7 and 3.6+ and on PyPy 3, with the standard
+library only. It is imported again in every spawn and forkserver child (as
+`__mp_main__`), so nothing runs at import time beyond cheap imports and
+definitions.
+"""
+from __future__ import print_function
+
+import errno
+import fcntl
+import json
+import os
+import select
+import sys
+
+PY2 = sys.version_info[0] == 2
+if PY2:
+    text_type = unicode  # noqa: F821 (2.7 only)
+    int_types = (int, long)  # noqa: F821 (2.7 only)
+    binary_type = str
+else:
+    text_type = str
+    int_types = (int,)
+    binary_type = bytes
+
+REQUESTS_FD = 3
+REPLIES_FD = 4
+
+# The driver's own state. Set only in the driver process by main(); a child
+# made by fork inherits it (and so knows it must close fds 3 and 4), a spawn
+# or forkserver child imports this file afresh and sees None.
+_STATE = None
+
+# The module under test, imported once per process.
+_MODULES = {}
+
+
+def _module(name):
+    mod = _MODULES.get(name)
+    if mod is None:
+        import importlib
+        mod = importlib.import_module(name)
+        _MODULES[name] = mod
+    return mod
+
+
+def _submodule(name, sub):
+    return _module(name + '.' + sub)
+
+
+def _monotonic():
+    import time
+    return getattr(time, 'monotonic', time.time)()
+
+
+class Unsupported(Exception):
+    """The module or interpreter lacks what the call needs."""
+
+
+class Broken(Exception):
+    """The driver cannot make sense of a request (unknown handle, bad JSON)."""
+
+
+class Timeout(Exception):
+    """A report or a read the clause waited for did not come in time."""
+
+
+# ---------------------------------------------------------------------------
+# Small os-level helpers
+
+
+def _native(s):
+    """A str of this interpreter's kind (2.7 wants bytes names for classes,
+    modules and process names)."""
+    if PY2 and isinstance(s, text_type):
+        return s.encode('utf-8')
+    return s
+
+
+def _as_text(s):
+    if isinstance(s, binary_type) and not isinstance(s, text_type):
+        return s.decode('utf-8', 'replace')
+    return s
+
+
+def _errno_of(e):
+    n = getattr(e, 'errno', None)
+    if n is None and getattr(e, 'args', None):
+        n = e.args[0]
+    return n
+
+
+def _set_cloexec(fd):
+    flags = fcntl.fcntl(fd, fcntl.F_GETFD)
+    fcntl.fcntl(fd, fcntl.F_SETFD, flags | fcntl.FD_CLOEXEC)
+
+
+def _write_all(fd, data):
+    view = memoryview(data)
+    while len(view):
+        try:
+            n = os.write(fd, view)
+        except OSError as e:
+            if e.errno == errno.EINTR:
+                continue
+            raise
+        view = view[n:]
+
+
+def _flock(fd, op):
+    # 3.5+ retry EINTR themselves (PEP 475); 2.7 does not.
+    while True:
+        try:
+            fcntl.flock(fd, op)
+            return
+        except (IOError, OSError) as e:
+            if e.errno != errno.EINTR:
+                raise
+
+
+def _readable(fd, timeout):
+    """Whether a read on fd would not block (data, end of file) within
+    timeout seconds (None: wait as long as it takes)."""
+    import math
+    poller = select.poll()
+    poller.register(fd, select.POLLIN | select.POLLPRI)
+    deadline = None if timeout is None else _monotonic() + max(0.0, timeout)
+    while True:
+        if deadline is None:
+            ms = -1
+        else:
+            ms = max(0, int(math.ceil((deadline - _monotonic()) * 1000)))
+        try:
+            events = poller.poll(ms)
+        except (select.error, OSError) as e:  # select.error is no OSError on 2.7
+            if _errno_of(e) == errno.EINTR:
+                continue
+            raise
+        for _, ev in events:
+            if ev & select.POLLNVAL:
+                raise OSError(errno.EBADF, os.strerror(errno.EBADF))
+        return bool(events)
+
+
+def _close_protocol_fds():
+    """In a child forked from the driver: close fds 3 and 4 once per line of
+    descent (a grandchild must not close whatever reuses those numbers)."""
+    st = _STATE
+    if st is None or st.fds_closed:
+        return
+    st.fds_closed = True
+    for fd in (REQUESTS_FD, REPLIES_FD):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
+
+def _atexit_clear():
+    import atexit
+    clear = getattr(atexit, '_clear', None)
+    if clear is not None:
+        clear()
+    elif hasattr(atexit, '_exithandlers'):
+        del atexit._exithandlers[:]
+
+
+def _atexit_run():
+    import atexit
+    run = getattr(atexit, '_run_exitfuncs', None)
+    if run is not None:
+        run()
+
+
+# ---------------------------------------------------------------------------
+# JSON: serde's shapes, written by hand so that large bytes values (a 1 MiB
+# message is a list of a million ints) cost little.
+
+
+class _Raw(object):
+    """Already-encoded JSON text."""
+    __slots__ = ('text',)
+
+    def __init__(self, text):
+        self.text = text
+
+
+def _bytes_json(b):
+    n = len(b)
+    if n == 0:
+        return '[]'
+    first = b[:1]
+    if b.count(first) == n:
+        s = str(bytearray(first)[0])
+        return '[' + (s + ',') * (n - 1) + s + ']'
+    return '[' + ','.join(map(str, bytearray(b))) + ']'
+
+
+def _enc(o, out):
+    if o is None:
+        out.append('null')
+    elif o is True:
+        out.append('true')
+    elif o is False:
+        out.append('false')
+    elif isinstance(o, _Raw):
+        out.append(o.text)
+    elif isinstance(o, int_types):
+        out.append(str(int(o)))
+    elif isinstance(o, float):
+        out.append(repr(o))
+    elif isinstance(o, (text_type, binary_type)):
+        out.append(json.dumps(o))
+    elif isinstance(o, dict):
+        out.append('{')
+        first = True
+        for k, v in o.items():
+            if not first:
+                out.append(',')
+            first = False
+            out.append(json.dumps(k))
+            out.append(':')
+            _enc(v, out)
+        out.append('}')
+    elif isinstance(o, (list, tuple)):
+        out.append('[')
+        first = True
+        for v in o:
+            if not first:
+                out.append(',')
+            first = False
+            _enc(v, out)
+        out.append(']')
+    else:
+        raise Broken('cannot encode %r' % (o,))
+
+
+def _dumps(o):
+    out = []
+    _enc(o, out)
+    return ''.join(out)
+
+
+# ---------------------------------------------------------------------------
+# Values and errors (spec/src/value.rs)
+
+# ErrorKind's unit variants, by the exception class name that maps to each.
+_UNIT_KINDS = {
+    'ValueError': 'ValueError',
+    'AssertionError': 'AssertionError',
+    'AttributeError': 'AttributeError',
+    'RuntimeError': 'RuntimeError',
+    'TypeError': 'TypeError',
+    'SystemExit': 'SystemExit',
+    'OSError': 'OSError',
+    # 2.7's names for what 3.3+ call OSError (PEP 3151).
+    'IOError': 'OSError',
+    'EnvironmentError': 'OSError',
+    'ChildProcessError': 'ChildProcessError',
+    'ProcessLookupError': 'ProcessLookupError',
+    'Full': 'Full',
+    'Empty': 'Empty',
+    'EOFError': 'EOFError',
+    'ModuleNotFoundError': 'ModuleNotFoundError',
+    'PicklingError': 'PicklingError',
+    'Timeout': 'Timeout',
+}
+
+
+def _message(e):
+    try:
+        s = str(e)
+    except Exception:
+        s = text_type(e)
+    return _as_text(s)
+
+
+def py_error(e):
+    name = type(e).__name__
+    kind = _UNIT_KINDS.get(name)
+    if kind is None:
+        kind = {'Other': name}
+    d = {'kind': kind, 'message': _message(e)}
+    if isinstance(e, EnvironmentError):
+        n = getattr(e, 'errno', None)
+        if isinstance(n, int_types) and not isinstance(n, bool):
+            d['errno'] = int(n)
+    return d
+
+
+def error_value(e):
+    return {'type': 'error', 'value': py_error(e)}
+
+
+def text_value(s):
+    return {'type': 'str', 'value': _as_text(s)}
+
+
+def handle_value(h):
+    return {'type': 'handle', 'value': h}
+
+
+def _is_process(obj):
+    return hasattr(obj, '_popen') and hasattr(obj, 'start') and hasattr(obj, 'join')
+
+
+def to_value(obj, ctx=None):
+    """The serde Value of a Python object."""
+    import types
+    if obj is None:
+        return {'type': 'none'}
+    if isinstance(obj, bool):
+        return {'type': 'bool', 'value': obj}
+    if isinstance(obj, int_types):
+        return {'type': 'int', 'value': obj}
+    if isinstance(obj, text_type):
+        return {'type': 'str', 'value': obj}
+    if isinstance(obj, (binary_type, bytearray)):
+        return {'type': 'bytes', 'value': _Raw(_bytes_json(bytes(obj)))}
+    if isinstance(obj, (list, tuple)):
+        return {'type': 'list', 'value': [to_value(x, ctx) for x in obj]}
+    if isinstance(obj, BaseException):
+        return error_value(obj)
+    if type(obj) is object:
+        return {'type': 'opaque', 'value': 'object'}
+    if isinstance(obj, (types.FunctionType, types.BuiltinFunctionType)):
+        name = getattr(obj, '__qualname__', None) or obj.__name__
+        return {'type': 'opaque',
+                'value': 'function %s.%s' % (obj.__module__, name)}
+    if ctx is not None and _is_process(obj):
+        return handle_value(ctx.handle_of(obj))
+    return {'type': 'opaque', 'value': type(obj).__name__}
+
+
+def from_value(v):
+    """The Python object for a serde Value sent as data."""
+    t = v['type']
+    val = v.get('value')
+    if t == 'none':
+        return None
+    if t in ('bool', 'int', 'str'):
+        return val
+    if t == 'bytes':
+        return bytes(bytearray(val))
+    if t == 'list':
+        return [from_value(x) for x in val]
+    raise Broken('a %s value cannot be sent as data' % t)
+
+
+def _same(a, b):
+    """Equality that tells True from 1 and text from bytes."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    return a == b
+
+
+def _exception_class(kind):
+    if isinstance(kind, dict):
+        name = kind.get('Other')
+    else:
+        name = kind
+    if name in ('Full', 'Empty'):
+        q = _queue_module()
+        return getattr(q, name)
+    if name == 'PicklingError':
+        import pickle
+        return pickle.PicklingError
+    try:
+        import builtins
+    except ImportError:
+        import __builtin__ as builtins
+    cls = getattr(builtins, _native(name), None)
+    if isinstance(cls, type) and issubclass(cls, BaseException):
+        return cls
+    # A class of that name, shown without a module prefix in tracebacks.
+    return type(_native(name), (Exception,),
+                {'__module__': 'builtins' if not PY2 else 'exceptions'})
+
+
+def _queue_module():
+    try:
+        import queue
+    except ImportError:
+        import Queue as queue
+    return queue
+
+
+# ---------------------------------------------------------------------------
+# Gates and reports, seen from any process
+
+
+def wait_gate(path):
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        _flock(fd, fcntl.LOCK_SH)
+    finally:
+        os.close(fd)
+
+
+def send_report(env, label, value):
+    """Appends one report line to the driver's FIFO, under the report lock so
+    that lines from several processes never interleave."""
+    data = (_dumps({'label': label, 'value': value}) + '\n').encode('utf-8')
+    # O_NONBLOCK: fail (ENXIO) rather than wait for ever if the driver is gone.
+    fd = os.open(env['fifo'], os.O_WRONLY | os.O_NONBLOCK)
+    try:
+        flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+        fcntl.fcntl(fd, fcntl.F_SETFL, flags & ~os.O_NONBLOCK)
+        lock = os.open(env['lock'], os.O_RDWR)
+        try:
+            _flock(lock, fcntl.LOCK_EX)
+            _write_all(fd, data)
+        finally:
+            os.close(lock)
+    finally:
+        os.close(fd)
+
+
+def _atexit_report(env, label):
+    send_report(env, label, {'type': 'none'})
+
+
+# ---------------------------------------------------------------------------
+# Handles referenced by a program
+
+_HANDLE_KEYS = frozenset(['gate', 'queue', 'conn', 'process', 'fd', 'from', 'object'])
+
+
+def _collect(node, out):
+    if isinstance(node, dict):
+        if node.get('item') == 'itself' and isinstance(node.get('arg'), int_types):
+            out.add(node['arg'])
+        for k, v in node.items():
+            if k in _HANDLE_KEYS and isinstance(v, int_types) and not isinstance(v, bool):
+                out.add(v)
+            else:
+                _collect(v, out)
+    elif isinstance(node, list):
+        for x in node:
+            _collect(x, out)
+
+
+# ---------------------------------------------------------------------------
+# Process classes
+
+
+_SUBCLASSES = {}
+
+
+def _base_class(modname, context):
+    mod = _module(modname)
+    if context is None:
+        return mod.Process
+    if not hasattr(mod, 'get_context'):
+        raise Unsupported('%s.get_context' % modname)
+    return mod.get_context(_native(context)).Process
+
+
+def _override_run(self):
+    text, table, env = self._mpconform_run
+    return _child_main(text, table, env)
+
+
+def _subclass_reduce(self):
+    # The class exists only where it was made: rebuild it in the child
+    # from its key, then the instance from its state.
+    return (_rebuild_process, (type(self)._mpconform_key, self.__dict__))
+
+
+def _subclass(key):
+    cls = _SUBCLASSES.get(key)
+    if cls is None:
+        modname, name, context, overrides = key
+        ns = {'__reduce__': _subclass_reduce, '_mpconform_key': key,
+              '__module__': __name__}
+        if overrides:
+            ns['run'] = _override_run
+        cls = type(_native(name), (_base_class(modname, context),), ns)
+        if not PY2:
+            cls.__qualname__ = name
+        _SUBCLASSES[key] = cls
+    return cls
+
+
+def _rebuild_process(key, state):
+    cls = _subclass(tuple(key))
+    obj = cls.__new__(cls)
+    obj.__dict__.update(state)
+    return obj
+
+
+# ---------------------------------------------------------------------------
+# Where a program runs: the driver itself, a bare fork child, or a child
+# process started by the module.
+
+
+class Ctx(object):
+    def __init__(self, table, env, driver=None):
+        self.table = table
+        self.env = env
+        self.driver = driver
+        self.modname = env['module']
+        self.module = _module(self.modname)
+        self.fork_return = None
+        self.ids = {}
+        for h, entry in table.items():
+            if entry[0] == 'obj':
+                self.ids[id(entry[1])] = h
+        self.next_handle = (max(table) + 1) if table else 1
+        self.stderr_counter = 0
+
+    # handles
+
+    def register(self, obj):
+        h = self.next_handle
+        self.next_handle += 1
+        self.table[h] = ('obj', obj)
+        self.ids[id(obj)] = h
+        return h
+
+    def register_entry(self, entry):
+        h = self.next_handle
+        self.next_handle += 1
+        self.table[h] = entry
+        return h
+
+    def handle_of(self, obj):
+        h = self.ids.get(id(obj))
+        if h is not None:
+            entry = self.table.get(h)
+            if entry is not None and entry[0] == 'obj' and entry[1] is obj:
+                return h
+        return self.register(obj)
+
+    def entry(self, h, kind):
+        entry = self.table.get(h)
+        if entry is None:
+            raise Broken('no handle %s' % h)
+        if entry[0] != kind:
+            raise Broken('handle %s is a %s, not a %s' % (h, entry[0], kind))
+        return entry
+
+    def obj(self, h):
+        return self.entry(h, 'obj')[1]
+
+    def fd(self, h):
+        return self.entry(h, 'fd')[1]
+
+    def gate_path(self, h):
+        return self.entry(h, 'gate')[1]
+
+    def in_driver(self):
+        return self.driver is not None and os.getpid() == self.driver.pid
+
+    # reports
+
+    def report(self, label, value):
+        if self.in_driver():
+            self.driver.local_report(label, value)
+        else:
+            send_report(self.env, label, value)
+
+    # processes
+
+    def child_env(self, capture):
+        env = dict(self.env)
+        env['stderr'] = None
+        if capture:
+            self.stderr_counter += 1
+            path = os.path.join(env['tmp'], 'stderr-%d-%d' % (os.getpid(), self.stderr_counter))
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
+            env['stderr'] = path
+        return env
+
+    def make_process(self, spec):
+        """Process(target=..., args=...), a context's Process or a subclass,
+        with name= and daemon= only when given. Returns (process, env)."""
+        context = spec.get('context')
+        subclass = spec.get('subclass')
+        override = spec.get('run_override')
+        if subclass is not None:
+            cls = _subclass((self.modname, subclass, context, override is not None))
+        else:
+            cls = _base_class(self.modname, context)
+        wanted = set()
+        _collect(spec, wanted)
+        table = {}
+        for h in wanted:
+            entry = self.table.get(h)
+            if entry is None:
+                raise Broken('no handle %s' % h)
+            table[h] = entry
+        env = self.child_env(spec.get('capture_stderr'))
+        kwargs = {}
+        if spec.get('name') is not None:
+            kwargs['name'] = _native(spec['name'])
+        daemon = spec.get('daemon')
+        if daemon is not None and not PY2:
+            kwargs['daemon'] = daemon
+        target = spec.get('target') or {'steps': []}
+        p = cls(target=_child_main, args=(_dumps(target), table, env), **kwargs)
+        if daemon is not None and PY2:
+            # 2.7's Process() takes no daemon= argument.
+            p.daemon = daemon
+        if override is not None:
+            p._mpconform_run = (_dumps(override), table, env)
+        return p, env
+
+
+# ---------------------------------------------------------------------------
+# Programs (spec/src/program.rs)
+
+
+def run_steps(ctx, steps):
+    for step in steps:
+        run_step(ctx, step)
+
+
+def run_step(ctx, step):
+    kind = step['step']
+    if kind == 'report':
+        ctx.report(step['label'], probe_value(ctx, step['probe']))
+    elif kind == 'wait_gate':
+        wait_gate(ctx.gate_path(step['gate']))
+    elif kind == 'start':
+        try:
+            p, _ = ctx.make_process(step['spec'])
+            p.start()
+            value = to_value(p.pid)
+        except Exception as e:
+            value = error_value(e)
+        ctx.report(step['label'], value)
+    elif kind == 'start_inherited':
+        try:
+            ctx.obj(step['process']).start()
+            value = {'type': 'none'}
+        except Exception as e:
+            value = error_value(e)
+        ctx.report(step['label'], value)
+    elif kind == 'fork_holder':
+        path = ctx.gate_path(step['gate'])
+        pid = os.fork()
+        if pid == 0:
+            try:
+                _close_protocol_fds()
+                wait_gate(path)
+            finally:
+                os._exit(0)
+        ctx.report(step['label'], {'type': 'int', 'value': pid})
+    elif kind == 'atexit_report':
+        import atexit
+        atexit.register(_atexit_report, ctx.env, step['label'])
+    elif kind == 'close_fd':
+        os.close(ctx.fd(step['fd']))
+    elif kind == 'write_fd':
+        _write_all(ctx.fd(step['fd']), bytes(bytearray(step['data'])))
+    elif kind == 'ipc':
+        label = step.get('label')
+        if label is None:
+            do_ipc(ctx, step['op'])
+        else:
+            try:
+                value = do_ipc(ctx, step['op'])
+            except Exception as e:
+                value = error_value(e)
+            ctx.report(label, value)
+    elif kind == 'drain':
+        source = ctx.obj(step['from'])
+        stop = from_value(step['stop'])
+        is_conn = hasattr(source, 'recv')
+        got = []
+        while True:
+            item = source.recv() if is_conn else source.get()
+            if step.get('task_done'):
+                source.task_done()
+            if _same(item, stop):
+                break
+            got.append(to_value(item, ctx))
+        ctx.report(step['label'], {'type': 'list', 'value': got})
+    else:
+        raise Broken('unknown step %r' % (kind,))
+
+
+def _exit_arg(arg):
+    """sys.exit's argument, or a marker for none at all."""
+    kind = arg['arg']
+    if kind == 'missing':
+        return _MISSING
+    if kind == 'none':
+        return None
+    if kind == 'int':
+        return arg['value']
+    if kind == 'str':
+        return _native(arg['value'])
+    raise Broken('unknown exit argument %r' % (kind,))
+
+
+_MISSING = object()
+
+
+def _sys_exit(arg):
+    value = _exit_arg(arg)
+    if value is _MISSING:
+        sys.exit()
+    sys.exit(value)
+
+
+def probe_value(ctx, probe):
+    try:
+        return _probe(ctx, probe)
+    except Exception as e:
+        return error_value(e)
+
+
+def _probe(ctx, probe):
+    kind = probe['probe']
+    mod = ctx.module
+    if kind == 'text':
+        return text_value(probe['arg'])
+    if kind == 'pid':
+        return to_value(os.getpid())
+    if kind == 'parent_pid':
+        return to_value(os.getppid())
+    if kind == 'name':
+        return text_value(mod.current_process().name)
+    if kind == 'parent_process_pid':
+        parent = mod.parent_process()
+        return to_value(None if parent is None else parent.pid)
+    if kind == 'parent_process_name':
+        return text_value(mod.parent_process().name)
+    if kind == 'fork_return':
+        if ctx.fork_return is None:
+            raise RuntimeError('not a bare fork child')
+        return to_value(ctx.fork_return)
+    if kind == 'try_sys_exit':
+        try:
+            _sys_exit(probe['arg'])
+        except SystemExit as e:
+            return error_value(e)
+        return {'type': 'none'}
+    if kind == 'os_threads':
+        return to_value(len(os.listdir('/proc/self/task')))
+    raise Broken('unknown probe %r' % (kind,))
+
+
+def run_program(ctx, program):
+    """The steps, then the ending, as a process target would run them."""
+    run_steps(ctx, program.get('steps') or [])
+    end = program.get('end') or {'end': 'return'}
+    kind = end['end']
+    if kind == 'return':
+        return None
+    if kind == 'sys_exit':
+        _sys_exit(end['arg'])
+    if kind == 'raise':
+        err = end['arg']
+        raise _exception_class(err['kind'])(_native(err['message']))
+    if kind == 'os_exit':
+        if ctx.in_driver():
+            raise Unsupported("os._exit in the driver's own process")
+        os._exit(end['arg'])
+    raise Broken('unknown ending %r' % (kind,))
+
+
+def _child_main(program_text, table, env):
+    """The target of every process the driver makes (a module-level function,
+    so that spawn and forkserver pickle it by reference)."""
+    st = _STATE
+    if st is not None and os.getpid() == st.pid:
+        # Process.run() called in the driver itself.
+        return run_program(st.ctx, json.loads(program_text))
+    _close_protocol_fds()
+    if env.get('stderr'):
+        try:
+            sys.stderr.flush()
+        except Exception:
+            pass
+        fd = os.open(env['stderr'], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        if fd != 2:
+            os.dup2(fd, 2)
+            os.close(fd)
+    ctx = Ctx(dict(table), env)
+    return run_program(ctx, json.loads(program_text))
+
+
+def _run_bare_child(ctx, program):
+    """A bare os.fork() child: the steps and ending, the exit code as the
+    interpreter gives it for an uncaught exception, its own exit handlers;
+    returns the exit code (the caller leaves with os._exit)."""
+    try:
+        run_program(ctx, program)
+        code = 0
+    except SystemExit as e:
+        code = e.code
+        if code is None:
+            code = 0
+        elif not isinstance(code, int_types):
+            try:
+                sys.stderr.write(str(code) + '\n')
+            except Exception:
+                pass
+            code = 1
+    except BaseException:
+        code = 1
+        try:
+            import traceback
+            sys.stderr.write('Process %s:\n' % ctx.module.current_process().name)
+            traceback.print_exc()
+        except BaseException:
+            pass
+    try:
+        _atexit_run()
+    except BaseException:
+        pass
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BaseException:
+        pass
+    return code
+
+
+# ---------------------------------------------------------------------------
+# Queues and connections (spec/src/ipc.rs)
+
+
+def make_item(ctx, item):
+    kind = item['item']
+    if kind == 'data':
+        return from_value(item['arg'])
+    if kind == 'filler':
+        return b'x' * item['arg']
+    if kind == 'object':
+        return object()
+    if kind == 'unpicklable':
+        return _UNPICKLABLE
+    if kind == 'function':
+        return _function_in(item['arg']['module'], item['arg']['name'])
+    if kind == 'itself':
+        return ctx.obj(item['arg'])
+    raise Broken('unknown item %r' % (kind,))
+
+
+# A module-level lambda: pickle refuses it as CPython's own example does
+# ("attribute lookup <lambda> on __main__ failed"), not as a local object.
+_UNPICKLABLE = lambda: None  # noqa: E731
+
+
+def _function_in(module_name, name):
+    """A function `name` in a module that exists only in this process's
+    sys.modules, so pickle sends it by reference to a module nobody else has."""
+    import types
+    module_name = _native(module_name)
+    name = _native(name)
+    mod = sys.modules.get(module_name)
+    if mod is None:
+        mod = types.ModuleType(module_name)
+        sys.modules[module_name] = mod
+    f = getattr(mod, name, None)
+    if f is None:
+        def f(*args, **kwargs):
+            return None
+        f.__name__ = name
+        if not PY2:
+            f.__qualname__ = name
+        f.__module__ = module_name
+        setattr(mod, name, f)
+    return f
+
+
+def _keywords(op, names):
+    kw = {}
+    for n in names:
+        if op.get(n) is not None:
+            kw[n] = op[n]
+    return kw
+
+
+def do_ipc(ctx, op):
+    """One IpcOp; returns its Value."""
+    name = op['op']
+    mod = ctx.module
+    if name == 'queue_new':
+        kind = op['kind']
+        kw = _keywords(op, ('maxsize',))
+        if kind == 'queue':
+            q = mod.Queue(**kw)
+        elif kind == 'joinable':
+            q = mod.JoinableQueue(**kw)
+        elif kind == 'simple':
+            if not hasattr(mod, 'SimpleQueue'):
+                raise Unsupported('%s.SimpleQueue' % ctx.modname)
+            q = mod.SimpleQueue(**kw)
+        elif kind == 'thread':
+            q = _queue_module().Queue(**kw)
+        else:
+            raise Broken('unknown queue kind %r' % (kind,))
+        return handle_value(ctx.register(q))
+    if name == 'put':
+        ctx.obj(op['queue']).put(make_item(ctx, op['item']),
+                                 **_keywords(op, ('block', 'timeout')))
+        return {'type': 'none'}
+    if name == 'put_nowait':
+        ctx.obj(op['queue']).put_nowait(make_item(ctx, op['item']))
+        return {'type': 'none'}
+    if name == 'get':
+        return to_value(ctx.obj(op['queue']).get(**_keywords(op, ('block', 'timeout'))), ctx)
+    if name == 'get_nowait':
+        return to_value(ctx.obj(op['queue']).get_nowait(), ctx)
+    if name in ('qsize', 'empty', 'full', 'join_thread', 'cancel_join_thread',
+                'task_done', 'join'):
+        return to_value(getattr(ctx.obj(op['queue']), name)(), ctx)
+    if name == 'close':
+        return to_value(ctx.obj(op['queue']).close(), ctx)
+    if name == 'repr':
+        return text_value(repr(ctx.obj(op['object'])))
+    if name == 'module_has':
+        return to_value(hasattr(mod, _native(op['name'])))
+    if name == 'pipe_new':
+        a, b = mod.Pipe(**_keywords(op, ('duplex',)))
+        return {'type': 'list', 'value': [handle_value(ctx.register(a)),
+                                          handle_value(ctx.register(b))]}
+    if name == 'send':
+        ctx.obj(op['conn']).send(make_item(ctx, op['item']))
+        return {'type': 'none'}
+    if name == 'recv':
+        return to_value(ctx.obj(op['conn']).recv(), ctx)
+    if name == 'poll':
+        return to_value(bool(ctx.obj(op['conn']).poll(op['timeout'])))
+    if name == 'close_conn':
+        return to_value(ctx.obj(op['conn']).close(), ctx)
+    raise Broken('unknown ipc op %r' % (name,))
+
+
+# ---------------------------------------------------------------------------
+# The driver process
+
+
+class Driver(object):
+    def __init__(self, modname, module, tmpdir):
+        self.pid = os.getpid()
+        self.fds_closed = False
+        self.modname = modname
+        self.module = module
+        self.tmpdir = tmpdir
+        self.fifo_path = os.path.join(tmpdir, 'reports')
+        self.lock_path = os.path.join(tmpdir, 'reports.lock')
+        os.mkfifo(self.fifo_path, 0o600)
+        os.close(os.open(self.lock_path, os.O_WRONLY | os.O_CREAT, 0o600))
+        # Read and write: the FIFO never reaches end of file, and a child's
+        # open for writing never waits.
+        self.fifo_fd = os.open(self.fifo_path, os.O_RDWR | os.O_NONBLOCK)
+        _set_cloexec(self.fifo_fd)
+        self.pending = b''
+        self.reports = []  # [label, value, taken]
+        self.gate_fds = {}
+        self.stderr_paths = {}
+        self.env = {'module': modname, 'fifo': self.fifo_path,
+                    'lock': self.lock_path, 'tmp': tmpdir, 'stderr': None}
+        self.ctx = Ctx({}, self.env, driver=self)
+
+    # reports
+
+    def _receive(self):
+        while True:
+            try:
+                chunk = os.read(self.fifo_fd, 65536)
+            except OSError as e:
+                if e.errno == errno.EINTR:
+                    continue
+                if e.errno in (errno.EAGAIN, errno.EWOULDBLOCK):
+                    break
+                raise
+            if not chunk:
+                break
+            self.pending += chunk
+        while True:
+            end = self.pending.find(b'\n')
+            if end < 0:
+                break
+            line = self.pending[:end]
+            self.pending = self.pending[end + 1:]
+            report = json.loads(line.decode('utf-8'))
+            self.reports.append([report['label'], report['value'], False])
+
+    def local_report(self, label, value):
+        self._receive()
+        self.reports.append([label, value, False])
+
+    def await_report(self, label, timeout):
+        deadline = _monotonic() + timeout
+        while True:
+            self._receive()
+            for r in self.reports:
+                if not r[2] and r[0] == label:
+                    r[2] = True
+                    return r[1]
+            left = deadline - _monotonic()
+            if left <= 0:
+                raise Timeout("no report '%s' within %s s" % (label, timeout))
+            _readable(self.fifo_fd, left)
+
+    # the protocol
+
+    def hello(self):
+        mod = self.module
+        if hasattr(mod, 'get_all_start_methods'):
+            methods = list(mod.get_all_start_methods())
+        else:
+            methods = ['fork']
+        caps = []
+        if hasattr(mod.Process, 'close'):
+            caps.append('process_close')
+        if hasattr(mod.Process, 'kill'):
+            caps.append('process_kill')
+        if hasattr(mod, 'parent_process'):
+            caps.append('parent_process')
+        if hasattr(os, 'waitstatus_to_exitcode'):
+            caps.append('waitstatus_to_exitcode')
+        if hasattr(os, 'fork'):
+            caps.append('os_fork')
+        impl = _interpreter_version()
+        own = getattr(mod, '__version__', None)
+        version = '%s on %s' % (own, impl) if own else impl
+        return {'hello': {'protocol': 1, 'name': self.modname, 'version': version,
+                          'start_methods': methods, 'capabilities': caps}}
+
+    def handle(self, line):
+        try:
+            req = json.loads(line.decode('utf-8'))
+            method = getattr(self, 'call_' + req['call'], None)
+            if method is None:
+                raise Broken('unknown call %r' % (req['call'],))
+            return {'ok': method(req)}
+        except Unsupported as e:
+            return {'unsupported': _message(e)}
+        except Broken as e:
+            return {'broken': _message(e)}
+        except BaseException as e:
+            return {'raised': py_error(e)}
+
+    # calls
+
+    def call_use_start_method(self, req):
+        method = req['method']
+        if hasattr(self.module, 'set_start_method'):
+            self.module.set_start_method(_native(method), force=True)
+            return {'type': 'none'}
+        if method == 'fork':
+            return {'type': 'none'}
+        raise Unsupported('start method %r' % (method,))
+
+    def call_gate_new(self, req):
+        import tempfile
+        fd, path = tempfile.mkstemp(prefix='gate-', dir=self.tmpdir)
+        _set_cloexec(fd)
+        _flock(fd, fcntl.LOCK_EX)
+        h = self.ctx.register_entry(('gate', path))
+        self.gate_fds[h] = fd
+        return handle_value(h)
+
+    def call_gate_open(self, req):
+        h = req['gate']
+        self.ctx.entry(h, 'gate')
+        # LOCK_UN on the driver's open file description: no inherited copy
+        # of the descriptor can keep the gate shut.
+        _flock(self.gate_fds[h], fcntl.LOCK_UN)
+        return {'type': 'none'}
+
+    def call_await_report(self, req):
+        return self.await_report(req['label'], req['timeout'])
+
+    def call_reports_so_far(self, req):
+        self._receive()
+        return {'type': 'list', 'value': [text_value(r[0]) for r in self.reports]}
+
+    def _process(self, req):
+        return self.ctx.obj(req['process'])
+
+    def call_process_new(self, req):
+        p, env = self.ctx.make_process(req['spec'])
+        h = self.ctx.register(p)
+        if env.get('stderr'):
+            self.stderr_paths[h] = env['stderr']
+        return handle_value(h)
+
+    def call_process_start(self, req):
+        return to_value(self._process(req).start(), self.ctx)
+
+    def call_process_run(self, req):
+        return to_value(self._process(req).run(), self.ctx)
+
+    def call_process_join(self, req):
+        p = self._process(req)
+        timeout = req.get('timeout')
+        if timeout is None:
+            return to_value(p.join(), self.ctx)
+        return to_value(p.join(timeout), self.ctx)
+
+    def call_process_is_alive(self, req):
+        return to_value(self._process(req).is_alive())
+
+    def call_process_pid(self, req):
+        return to_value(self._process(req).pid)
+
+    def call_process_exitcode(self, req):
+        return to_value(self._process(req).exitcode)
+
+    def call_process_name(self, req):
+        return text_value(self._process(req).name)
+
+    def call_process_daemon(self, req):
+        return to_value(self._process(req).daemon)
+
+    def call_process_repr(self, req):
+        return text_value(repr(self._process(req)))
+
+    def call_process_terminate(self, req):
+        return to_value(self._process(req).terminate(), self.ctx)
+
+    def call_process_kill(self, req):
+        p = self._process(req)
+        if not hasattr(type(p), 'kill'):
+            raise Unsupported('Process.kill')
+        return to_value(p.kill(), self.ctx)
+
+    def call_process_close(self, req):
+        p = self._process(req)
+        if not hasattr(type(p), 'close'):
+            raise Unsupported('Process.close')
+        return to_value(p.close(), self.ctx)
+
+    def call_process_sentinel(self, req):
+        p = self._process(req)
+        if not hasattr(type(p), 'sentinel'):
+            raise Unsupported('Process.sentinel')
+        return to_value(p.sentinel)
+
+    def call_process_sentinel_ready(self, req):
+        p = self._process(req)
+        if not hasattr(type(p), 'sentinel'):
+            raise Unsupported('Process.sentinel')
+        wait = getattr(_submodule(self.modname, 'connection'), 'wait', None)
+        if wait is None:
+            raise Unsupported('%s.connection.wait' % self.modname)
+        return to_value(bool(wait([p.sentinel], req['timeout'])))
+
+    def call_process_holds_target(self, req):
+        p = self._process(req)
+        holds = getattr(p, '_target', None) is not None or bool(getattr(p, '_args', None))
+        return to_value(holds)
+
+    def call_process_stderr(self, req):
+        h = req['process']
+        self.ctx.obj(h)
+        path = self.stderr_paths.get(h)
+        if path is None:
+            raise Broken('stderr of process %s was not captured' % h)
+        with open(path, 'rb') as f:
+            return to_value(f.read())
+
+    def _sorted_handles(self, objects):
+        handles = sorted(self.ctx.handle_of(p) for p in objects)
+        return {'type': 'list', 'value': [handle_value(h) for h in handles]}
+
+    def call_active_children(self, req):
+        return self._sorted_handles(self.module.active_children())
+
+    def call_children_set(self, req):
+        children = getattr(_submodule(self.modname, 'process'), '_children', None)
+        if children is None:
+            # 2.7 keeps them on the current process object.
+            children = self.module.current_process()._children
+        return self._sorted_handles(list(children))
+
+    def call_current_process_name(self, req):
+        return text_value(self.module.current_process().name)
+
+    def call_parent_process_pid(self, req):
+        if not hasattr(self.module, 'parent_process'):
+            raise Unsupported('%s.parent_process' % self.modname)
+        parent = self.module.parent_process()
+        return to_value(None if parent is None else parent.pid)
+
+    def call_os_getpid(self, req):
+        return to_value(os.getpid())
+
+    def call_os_fork(self, req):
+        if not hasattr(os, 'fork'):
+            raise Unsupported('os.fork')
+        program = req['child']
+        pid = os.fork()
+        if pid == 0:
+            # A bare child never returns into the request loop.
+            code = 1
+            try:
+                _close_protocol_fds()
+                _atexit_clear()
+                self.ctx.fork_return = pid
+                code = _run_bare_child(self.ctx, program)
+            finally:
+                os._exit(code if isinstance(code, int_types) else 1)
+        return to_value(pid)
+
+    def call_os_wait(self, req):
+        return to_value(list(os.wait()))
+
+    def call_os_waitpid(self, req):
+        flags = os.WNOHANG if req['nohang'] else 0
+        return to_value(list(os.waitpid(req['pid'], flags)))
+
+    def call_os_waitstatus_to_exitcode(self, req):
+        if not hasattr(os, 'waitstatus_to_exitcode'):
+            raise Unsupported('os.waitstatus_to_exitcode')
+        return to_value(os.waitstatus_to_exitcode(req['status']))
+
+    def call_os_pipe(self, req):
+        r, w = os.pipe()
+        return {'type': 'list', 'value': [
+            handle_value(self.ctx.register_entry(('fd', r))),
+            handle_value(self.ctx.register_entry(('fd', w)))]}
+
+    def call_os_close(self, req):
+        os.close(self.ctx.fd(req['fd']))
+        return {'type': 'none'}
+
+    def call_os_write(self, req):
+        data = bytes(bytearray(req['data']))
+        _write_all(self.ctx.fd(req['fd']), data)
+        return to_value(len(data))
+
+    def call_os_read(self, req):
+        fd = self.ctx.fd(req['fd'])
+        if not _readable(fd, req['timeout']):
+            raise Timeout('nothing to read within %s s' % (req['timeout'],))
+        return to_value(os.read(fd, req['max']))
+
+    def call_os_readable(self, req):
+        return to_value(_readable(self.ctx.fd(req['fd']), req['timeout']))
+
+    def call_os_kill(self, req):
+        os.kill(req['pid'], req['signal'])
+        return {'type': 'none'}
+
+    def call_ipc(self, req):
+        return do_ipc(self.ctx, req)
+
+
+def _interpreter_version():
+    import platform
+    impl = platform.python_implementation()
+    if impl == 'PyPy':
+        v = sys.pypy_version_info
+        return 'PyPy %d.%d.%d (Python %s)' % (v[0], v[1], v[2], platform.python_version())
+    return '%s %s' % (impl, platform.python_version())
+
+
+def _write_line(obj):
+    _write_all(REPLIES_FD, (_dumps(obj) + '\n').encode('utf-8'))
+
+
+# The helper processes the module may have started for spawn and forkserver
+# (module, object, its "alive" descriptor, its pid).
+_HELPERS = (
+    ('forkserver', '_forkserver', '_forkserver_alive_fd', '_forkserver_pid'),
+    ('resource_tracker', '_resource_tracker', '_fd', '_pid'),
+    ('semaphore_tracker', '_semaphore_tracker', '_fd', '_pid'),
+)
+
+
+def _stop_helpers(modname):
+    """Ends the forkserver and the resource tracker and awaits them. Left to
+    themselves they end a moment after the driver (at end of file on their
+    pipe); the harness would find them running and count them as processes
+    the implementation left behind."""
+    for sub, attr, fd_attr, pid_attr in _HELPERS:
+        helper = getattr(sys.modules.get(modname + '.' + sub), attr, None)
+        if helper is None or getattr(helper, pid_attr, None) is None:
+            continue
+        try:
+            stop = getattr(helper, '_stop', None)
+            if stop is not None:
+                stop()
+            else:
+                # 3.6 and 3.7's trackers have no _stop(): do what it does.
+                os.close(getattr(helper, fd_attr))
+                setattr(helper, fd_attr, None)
+                os.waitpid(getattr(helper, pid_attr), 0)
+                setattr(helper, pid_attr, None)
+        except Exception:
+            pass
+
+
+def _at_driver_exit(path, pid, modname):
+    if os.getpid() != pid:
+        return
+    _stop_helpers(modname)
+    import shutil
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def main(argv):
+    global _STATE
+    protocol = None
+    modname = 'multiprocessing'
+    args = list(argv)
+    while args:
+        a = args.pop(0)
+        if a == '--protocol' and args:
+            protocol = args.pop(0)
+        elif a == '--module' and args:
+            modname = args.pop(0)
+        else:
+            print('mpconform driver: unknown argument %r' % (a,), file=sys.stderr)
+            return 2
+    if protocol != '1':
+        print('mpconform driver: speaks protocol 1 only, not %r' % (protocol,),
+              file=sys.stderr)
+        return 2
+    for fd in (REQUESTS_FD, REPLIES_FD):
+        _set_cloexec(fd)
+
+    import atexit
+    import tempfile
+    tmpdir = tempfile.mkdtemp(prefix='mpconform-driver-')
+    # Registered before the module under test is imported, so that it runs
+    # after the module's own exit function has awaited the children, which
+    # may still wait at a gate or send a report.
+    atexit.register(_at_driver_exit, tmpdir, os.getpid(), modname)
+
+    module = _module(modname)
+    driver = Driver(modname, module, tmpdir)
+    _STATE = driver
+    _write_line(driver.hello())
+
+    buf = b''
+    while True:
+        try:
+            chunk = os.read(REQUESTS_FD, 65536)
+        except OSError as e:
+            if e.errno == errno.EINTR:
+                continue
+            raise
+        if not chunk:
+            break
+        buf += chunk
+        while True:
+            end = buf.find(b'\n')
+            if end < 0:
+                break
+            line = buf[:end]
+            buf = buf[end + 1:]
+            if not line.strip():
+                continue
+            reply = driver.handle(line)
+            try:
+                _write_line(reply)
+            except OSError as e:
+                if e.errno == errno.EPIPE:
+                    return 0
+                raise
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv[1:]))
