@@ -326,7 +326,7 @@ fn dispatch(command: Command) -> Result<ExitCode, HarnessError> {
                 Format::Json => report::json(&run, &target_name, fault_name),
             };
             say(format_args!("{text}\n"));
-            if let Some(file) = &expectations_file {
+            if let (Some(file), true) = (&expectations_file, human) {
                 say(format_args!(
                     "{}\n",
                     report::against_expectations(&run, &expected, &file.display().to_string())

@@ -45,7 +45,13 @@ pub fn run(plan: &Plan, progress: &(dyn Fn(&Outcome) + Sync)) -> Result<Run, Har
     let work: Vec<(&'static Clause, &str)> = plan
         .clauses
         .iter()
-        .flat_map(|c| methods.iter().map(move |m| (*c, m.as_str())))
+        .flat_map(|c| {
+            let under = match c.methods {
+                mpconform_spec::Methods::Each => &methods[..],
+                mpconform_spec::Methods::Any => &methods[..methods.len().min(1)],
+            };
+            under.iter().map(move |m| (*c, m.as_str()))
+        })
         .collect();
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<Outcome>>> = Mutex::new(vec![None; work.len()]);

@@ -20,6 +20,8 @@ pub struct Clause {
     pub notes: &'static str,
     /// What the implementation must offer for the clause to apply.
     pub needs: &'static [Capability],
+    /// Whether the clause runs under each start method or once.
+    pub methods: Methods,
     /// Drives the implementation; `Ok` when the behaviour holds.
     pub body: fn(&mut Session) -> Result<(), Stop>,
 }
@@ -28,6 +30,18 @@ impl fmt::Debug for Clause {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Clause").field("id", &self.id).finish()
     }
+}
+
+/// Which start methods a clause runs under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Methods {
+    /// Under each start method the target has: the clause starts processes
+    /// through the module, and each method starts them its own way.
+    Each,
+    /// Once, under the target's first start method: the clause touches only
+    /// the os layer (fork, waitpid, pipe, _exit), which no start method changes.
+    Any,
 }
 
 /// Where the implementation did something other than the clause expects.

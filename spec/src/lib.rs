@@ -17,7 +17,7 @@ pub mod session;
 pub mod value;
 
 pub use call::{Call, CallError, Reply};
-pub use clause::{Clause, Stop, Violation};
+pub use clause::{Clause, Methods, Stop, Violation};
 pub use implementation::{Capability, ImplInfo, Implementation};
 pub use ipc::{IpcOp, Item, QueueKind};
 pub use program::{Ending, ExitArg, Probe, ProcessSpec, Program, Step};

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::call::Call;
+use crate::clause::Methods;
 use crate::implementation::Capability;
 use crate::program::{Ending, ExitArg, ProcessSpec, Program};
 use crate::session::{expect, expect_eq, string};
@@ -45,6 +46,7 @@ static P12_TERMINATE: Clause = Clause {
             `<Process name='Process-1' pid=P parent=Q stopped exitcode=-SIGTERM>` from 3.8; \
             2.7, 3.6 and 3.7 print `<Process(Process-1, stopped[SIGTERM])>`.",
     needs: &[],
+    methods: Methods::Each,
     body: p12_terminate,
 };
 
@@ -77,6 +79,7 @@ static P12_KILL: Clause = Clause {
     notes: "Lib/multiprocessing/process.py BaseProcess.kill (3.7+) -> popen_fork.Popen.kill. \
             2.7 and 3.6 have no kill() (AttributeError). Repr as for terminate.",
     needs: &[Capability::ProcessKill],
+    methods: Methods::Each,
     body: p12_kill,
 };
 
@@ -101,6 +104,7 @@ static P12_SIGNAL_ENDED: Clause = Clause {
             child succeeds without effect; ProcessLookupError is swallowed; once \
             returncode is known nothing is sent. The same in every version.",
     needs: &[Capability::ProcessKill],
+    methods: Methods::Each,
     body: p12_signal_ended,
 };
 
@@ -176,6 +180,7 @@ static P13_RETURN: Clause = Clause {
     notes: "Lib/multiprocessing/process.py BaseProcess._bootstrap: exitcode = 0 after run() \
             returns; the same in every version.",
     needs: &[],
+    methods: Methods::Each,
     body: |s| check_ending(s, Ending::Return, 0, |t, _| t.is_empty(), "nothing"),
 };
 
@@ -190,6 +195,7 @@ static P13_SYSEXIT_NONE: Clause = Clause {
             SystemExit(None) gives 1 and writes 'None\\n' to stderr. Seed 000 describes \
             the 3.9+ mapping.",
     needs: &[],
+    methods: Methods::Each,
     body: |s| {
         check_ending(
             s,
@@ -220,6 +226,7 @@ static P13_SYSEXIT_INT: Clause = Clause {
             os._exit raise OverflowError in the child, which then escapes start() and \
             runs the parent's code: not specified here.",
     needs: &[],
+    methods: Methods::Each,
     body: |s| {
         for (n, code) in [(3, 3), (259, 3), (-1, 255)] {
             check_ending(
@@ -244,6 +251,7 @@ static P13_SYSEXIT_OTHER: Clause = Clause {
             `sys.stderr.write(str(e.code) + '\\n')`; the same text in every version \
             (2.7-3.8 take e.args[0]).",
     needs: &[],
+    methods: Methods::Each,
     body: |s| {
         check_ending(
             s,
@@ -266,6 +274,7 @@ static P13_UNCAUGHT: Clause = Clause {
             The frames differ by version (line numbers; 3.13 adds ~~~^^^ markers), so \
             only the first two lines and the last are specified.",
     needs: &[],
+    methods: Methods::Each,
     body: |s| {
         check_ending(
             s,
@@ -291,6 +300,7 @@ static P14: Clause = Clause {
             3.13 handlers a fork child registers do run when its target returns \
             (popen_fork.Popen._launch, gh-83856), so only os._exit skips them there.",
     needs: &[],
+    methods: Methods::Each,
     body: p14,
 };
 

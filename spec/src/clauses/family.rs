@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::call::Call;
+use crate::clause::Methods;
 use crate::implementation::Capability;
 use crate::observe::is_child_of_clause_process;
 use crate::program::{ProcessSpec, Program};
@@ -26,6 +27,7 @@ static P18: Clause = Clause {
             the main process and holds its non-daemonic child at a gate; an orphan \
             would come to the clause's process, which is a subreaper.",
     needs: &[],
+    methods: Methods::Each,
     body: p18,
 };
 
@@ -114,6 +116,7 @@ static P19: Clause = Clause {
             'ForkProcess' / 'SpawnProcess' / 'ForkServerProcess' on every 3.x; 2.7 has \
             no contexts and the same counter rule.",
     needs: &[],
+    methods: Methods::Each,
     body: p19,
 };
 
@@ -198,6 +201,7 @@ static P20: Clause = Clause {
             by BaseProcess._bootstrap from the parent's name and pid. 2.7, 3.6 and 3.7 \
             have no parent_process() (AttributeError).",
     needs: &[Capability::ParentProcess],
+    methods: Methods::Each,
     body: p20,
 };
 

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::call::Call;
+use crate::clause::Methods;
 use crate::implementation::Capability;
 use crate::program::{Ending, ProcessSpec, Program};
 use crate::session::{boolean, expect, expect_eq, expect_reported_error};
@@ -24,6 +25,7 @@ static P01: Clause = Clause {
             AttributeError (deleted by the first start; the message is \
             \"'Process' object has no attribute '_target'\" from 3.11, '_target' before).",
     needs: &[],
+    methods: Methods::Each,
     body: p01,
 };
 
@@ -75,6 +77,7 @@ static P02: Clause = Clause {
     notes: "Lib/multiprocessing/process.py BaseProcess.start calls _check_closed first. \
             close() exists from 3.7; 2.7 and 3.6 have no close() (AttributeError).",
     needs: &[Capability::ProcessClose],
+    methods: Methods::Each,
     body: p02,
 };
 
@@ -108,6 +111,7 @@ static P03: Clause = Clause {
             join() and is_alive() have like asserts ('can only join a child process', \
             'can only test a child process'); terminate() has none.",
     needs: &[],
+    methods: Methods::Each,
     body: p03,
 };
 
@@ -143,6 +147,7 @@ static P04: Clause = Clause {
             _current_process._config.get('daemon') (2.7: _current_process._daemonic); \
             same text in every version; gone under `python -O`.",
     needs: &[],
+    methods: Methods::Each,
     body: p04,
 };
 
@@ -176,6 +181,7 @@ static P05: Clause = Clause {
             with an exit code; the same in 2.7 and 3.6-3.13 (3.11+ skip a child without \
             a _popen).",
     needs: &[],
+    methods: Methods::Each,
     body: p05,
 };
 
@@ -224,6 +230,7 @@ static P06: Clause = Clause {
             raises AttributeError \"'Process' object has no attribute '_target'\" (3.11+; \
             '_target' before).",
     needs: &[],
+    methods: Methods::Each,
     body: p06,
 };
 
@@ -254,6 +261,7 @@ static P07: Clause = Clause {
     notes: "Lib/multiprocessing/process.py active_children() calls _cleanup() and then \
             lists _children; the same in 2.7 and 3.6-3.13.",
     needs: &[],
+    methods: Methods::Each,
     body: p07,
 };
 
@@ -286,6 +294,7 @@ static P08: Clause = Clause {
     notes: "Lib/multiprocessing/process.py BaseProcess.run: `if self._target: \
             self._target(*self._args, **self._kwargs)`; the same in every version.",
     needs: &[],
+    methods: Methods::Each,
     body: p08,
 };
 
@@ -322,6 +331,7 @@ static P09: Clause = Clause {
     notes: "Lib/multiprocessing/process.py BaseProcess._bootstrap calls self.run(); the \
             same in every version. The child is named after the subclass ('Worker-1').",
     needs: &[],
+    methods: Methods::Each,
     body: p09,
 };
 
@@ -367,6 +377,7 @@ static P10: Clause = Clause {
             self._popen.pid`) and is_alive (poll via waitpid WNOHANG); the same in every \
             version. exitcode is None before start.",
     needs: &[],
+    methods: Methods::Each,
     body: p10,
 };
 
@@ -402,6 +413,7 @@ static P11: Clause = Clause {
             BaseProcess.join then discards the child from _children. The same in every \
             version.",
     needs: &[],
+    methods: Methods::Each,
     body: p11,
 };
 

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::call::Call;
+use crate::clause::Methods;
 use crate::implementation::Capability;
 use crate::program::{Ending, ExitArg, Program};
 use crate::session::{expect, expect_eq, expect_error, handle, int, int_pair};
@@ -51,6 +52,7 @@ static O01: Clause = Clause {
     notes: "os.fork (Modules/posixmodule.c os_fork_impl); the same in every version. \
             From 3.12 it warns (DeprecationWarning) in a multi-threaded parent.",
     needs: FORK,
+    methods: Methods::Any,
     body: o01,
 };
 
@@ -83,6 +85,7 @@ static O02: Clause = Clause {
     notes: "os.wait (Modules/posixmodule.c os_wait_impl, wait(2)); the same in every \
             version: _exit(3) gives status 768.",
     needs: FORK,
+    methods: Methods::Any,
     body: o02,
 };
 
@@ -114,6 +117,7 @@ static O03: Clause = Clause {
     notes: "Kernel behaviour (wait(2)), unless SIGCHLD is ignored, when children are \
             reaped at once and waitpid fails with ECHILD.",
     needs: FORK,
+    methods: Methods::Any,
     body: o03,
 };
 
@@ -135,6 +139,7 @@ static O04: Clause = Clause {
                 ended.",
     notes: "os.waitpid (Modules/posixmodule.c); the same in every version.",
     needs: FORK,
+    methods: Methods::Any,
     body: o04,
 };
 
@@ -165,6 +170,7 @@ static O05: Clause = Clause {
                 when none is left it fails with ECHILD.",
     notes: "os.waitpid; a reaped pid is not reported again. The same in every version.",
     needs: FORK,
+    methods: Methods::Any,
     body: o05,
 };
 
@@ -216,6 +222,7 @@ static O06: Clause = Clause {
     notes: "Objects/exceptions.c maps ECHILD to ChildProcessError (PEP 3151, 3.3+); 2.7 \
             raises OSError with the same text. With WNOHANG it still fails, never (0, 0).",
     needs: FORK,
+    methods: Methods::Any,
     body: o06,
 };
 
@@ -260,6 +267,7 @@ static O07: Clause = Clause {
             WTERMSIG / WEXITSTATUS to the same effect). Invalid statuses raise \
             ValueError 'invalid wait status: N'.",
     needs: &[Capability::OsFork, Capability::WaitstatusToExitcode],
+    methods: Methods::Any,
     body: o07,
 };
 
@@ -301,6 +309,7 @@ static O08: Clause = Clause {
     notes: "fork(2) duplicates the descriptor table; os.pipe descriptors are \
             non-inheritable (O_CLOEXEC) from 3.4, which matters to exec, not fork.",
     needs: FORK,
+    methods: Methods::Any,
     body: o08,
 };
 
@@ -356,6 +365,7 @@ static O09: Clause = Clause {
     notes: "pipe(7). This is why multiprocessing's sentinel and Connection code close \
             the unused ends after fork.",
     needs: FORK,
+    methods: Methods::Any,
     body: o09,
 };
 
@@ -415,6 +425,7 @@ static O10: Clause = Clause {
     notes: "os._exit calls _exit(2) directly (Modules/posixmodule.c os__exit_impl); \
             sys.exit raises SystemExit (Python/sysmodule.c). The same in every version.",
     needs: FORK,
+    methods: Methods::Any,
     body: o10,
 };
 

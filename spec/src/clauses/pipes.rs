@@ -2,6 +2,7 @@
 
 use super::ipc_calls::*;
 use super::*;
+use crate::clause::Methods;
 use crate::ipc::{IpcOp, Item};
 use crate::program::{ProcessSpec, Program};
 use crate::session::{expect_eq, expect_error};
@@ -19,6 +20,7 @@ static I01: Clause = Clause {
             socket.socketpair() wrapped in two Connection objects, each readable and \
             writable. Same in 2.7 and 3.6-3.13.",
     needs: &[],
+    methods: Methods::Each,
     body: i01,
 };
 
@@ -64,6 +66,7 @@ static I02: Clause = Clause {
             and OSError('connection is read-only'). Same messages in 2.7 (IOError, an \
             alias of OSError in 3) and 3.6-3.13.",
     needs: &[],
+    methods: Methods::Each,
     body: i02,
 };
 
@@ -110,6 +113,7 @@ static I03_WHOLE: Clause = Clause {
             so messages queued behind stay for the next recv(). Same framing in 2.7 and \
             3.6-3.13 (3.8+ add an 8-byte length for payloads over 2 GiB).",
     needs: &[],
+    methods: Methods::Each,
     body: i03_whole,
 };
 
@@ -185,6 +189,7 @@ static I03_ENDS: Clause = Clause {
             close: recv() and send() then raise IOError(9, 'Bad file descriptor') and \
             poll() returns False; its EOFError at the end is the same.",
     needs: &[],
+    methods: Methods::Each,
     body: i03_ends,
 };
 
@@ -255,6 +260,7 @@ static I04: Clause = Clause {
             2.7 raises ImportError('No module named mpconform_probe_mod'). dill-based \
             ports (multiprocess) send the code and differ.",
     needs: &[],
+    methods: Methods::Each,
     body: i04,
 };
 
@@ -313,6 +319,7 @@ static I05: Clause = Clause {
     notes: "Seed 004's _test_pipe. The seed waits with time.sleep(1) before asserting \
             the child ended; the clause joins it instead.",
     needs: &[],
+    methods: Methods::Each,
     body: i05,
 };
 

@@ -3,6 +3,7 @@
 use super::ipc_calls::*;
 use super::*;
 use crate::call::Call;
+use crate::clause::Methods;
 use crate::ipc::{IpcOp, Item, QueueKind};
 use crate::program::{Ending, ProcessSpec, Program};
 use crate::session::{expect, expect_eq, expect_error};
@@ -46,6 +47,7 @@ static Q01: Clause = Clause {
     notes: "Lib/multiprocessing/queues.py: put() appends to a deque; _feed pops from the \
             left and writes each item in turn. Same in 2.7 and 3.6-3.13.",
     needs: &[],
+    methods: Methods::Each,
     body: q01,
 };
 
@@ -78,6 +80,7 @@ static Q02: Clause = Clause {
             .synchronize import SEM_VALUE_MAX as maxsize` (2147483647 on Linux). Same \
             in 2.7 and 3.6-3.13.",
     needs: &[],
+    methods: Methods::Each,
     body: q02,
 };
 
@@ -123,6 +126,7 @@ static Q03: Clause = Clause {
     notes: "Lib/multiprocessing/queues.py put: `if not self._sem.acquire(block, timeout): \
             raise Full`. str(Full()) is ''. Same in 2.7 and 3.6-3.13.",
     needs: &[],
+    methods: Methods::Each,
     body: q03,
 };
 
@@ -170,6 +174,7 @@ static Q04: Clause = Clause {
             then `if not self._poll(timeout): raise Empty`. str(Empty()) is ''. Same in \
             2.7 and 3.6-3.13.",
     needs: &[],
+    methods: Methods::Each,
     body: q04,
 };
 
@@ -223,6 +228,7 @@ static Q05: Clause = Clause {
             buffer. qsize() raises NotImplementedError on macOS (no sem_getvalue). Same \
             on Linux in 2.7 and 3.6-3.13.",
     needs: &[],
+    methods: Methods::Each,
     body: q05,
 };
 
@@ -290,6 +296,7 @@ static Q06: Clause = Clause {
             timeout or get_nowait() raises Empty (its poll of the closed reader is \
             false).",
     needs: &[],
+    methods: Methods::Each,
     body: q06,
 };
 
@@ -341,6 +348,7 @@ static Q07: Clause = Clause {
             self._start_thread()`. Observed as the process's threads under \
             /proc/PID/task. Same in 2.7 and 3.6-3.13.",
     needs: &[],
+    methods: Methods::Each,
     body: q07,
 };
 
@@ -380,6 +388,7 @@ static Q08: Clause = Clause {
             up to 3.8 close() closed the reader itself). Same delivery in 2.7 and \
             3.6-3.13.",
     needs: &[],
+    methods: Methods::Each,
     body: q08,
 };
 
@@ -421,6 +430,7 @@ static Q09: Clause = Clause {
             (Lib/multiprocessing/queues.py _feed). The clause follows CPython. Same in \
             2.7 and 3.6-3.13.",
     needs: &[],
+    methods: Methods::Each,
     body: q09,
 };
 
@@ -452,6 +462,7 @@ static Q10: Clause = Clause {
             {0!r} not closed\".format(self)` (3.7+); 3.6 and 2.7 `assert self._closed`, a \
             bare AssertionError().",
     needs: &[],
+    methods: Methods::Each,
     body: q10,
 };
 
@@ -499,6 +510,7 @@ static Q11: Clause = Clause {
             pickle <function <lambda> ...>: attribute lookup <lambda> on __main__ failed` \
             in 3.x; 3.11+ add caret lines.",
     needs: &[],
+    methods: Methods::Each,
     body: q11,
 };
 
@@ -557,6 +569,7 @@ static Q12: Clause = Clause {
             only be shared between processes through inheritance' % type(obj).__name__). \
             Same in 2.7 and 3.6-3.13.",
     needs: &[],
+    methods: Methods::Each,
     body: q12,
 };
 
@@ -602,6 +615,7 @@ static Q13: Clause = Clause {
             feeder holds it leaves the child's copy locked, so its put() blocks for \
             ever (seen in 9 of 300 runs on 3.13 without the wait).",
     needs: &[Capability::OsFork],
+    methods: Methods::Each,
     body: q13,
 };
 
@@ -710,6 +724,7 @@ static Q14: Clause = Clause {
             specified; per producer it follows from Q01 and the read lock \
             (Lib/multiprocessing/queues.py get).",
     needs: &[],
+    methods: Methods::Each,
     body: q14,
 };
 
@@ -800,6 +815,7 @@ static Q15: Clause = Clause {
             SimpleQueue only; queue.Queue is a deque under a threading lock, copied by \
             fork. Same in 2.7 (Queue.Queue) and 3.6-3.13.",
     needs: &[],
+    methods: Methods::Each,
     body: q15,
 };
 
@@ -844,6 +860,7 @@ static Q16: Clause = Clause {
             processes that use queues'. cancel_join_thread() lifts it. Same in 2.7 and \
             3.6-3.13.",
     needs: &[],
+    methods: Methods::Each,
     body: q16,
 };
 

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::call::Call;
+use crate::clause::Methods;
 use crate::implementation::Capability;
 use crate::observe::fd_target;
 use crate::program::{ProcessSpec, Program};
@@ -20,6 +21,7 @@ static P15_READY: Clause = Clause {
             the child holds the only write end (child_w). 3.8+ open a second pipe for \
             parent_process(); 2.7 has no sentinel at all.",
     needs: &[],
+    methods: Methods::Each,
     body: p15_ready,
 };
 
@@ -57,6 +59,7 @@ static P15_HELD: Clause = Clause {
             3.6-3.13; 2.7's join(timeout) polls waitpid in a sleep loop and returns at \
             once.",
     needs: &[],
+    methods: Methods::Each,
     body: p15_held,
 };
 
@@ -97,6 +100,7 @@ static P16: Clause = Clause {
             and returncode stays None; BaseProcess.join always returns None. The same in \
             every version.",
     needs: &[],
+    methods: Methods::Each,
     body: p16,
 };
 
@@ -132,6 +136,7 @@ static P17_RUNNING: Clause = Clause {
             first. A child that ended but was not reaped may be closed. 2.7 and 3.6 \
             have no close().",
     needs: &[Capability::ProcessClose],
+    methods: Methods::Each,
     body: p17_running,
 };
 
@@ -168,6 +173,7 @@ static P17_CLOSED: Clause = Clause {
             the list of guarded members is the same in 3.7 and 3.13 (ident, an alias \
             of pid, too). 2.7 and 3.6 have no close().",
     needs: &[Capability::ProcessClose, Capability::ProcessKill],
+    methods: Methods::Each,
     body: p17_closed,
 };
 

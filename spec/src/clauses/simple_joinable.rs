@@ -2,6 +2,7 @@
 
 use super::ipc_calls::*;
 use super::*;
+use crate::clause::Methods;
 use crate::ipc::{IpcOp, QueueKind};
 use crate::session::{expect_eq, expect_error};
 use crate::value::{ErrorKind, Value};
@@ -21,6 +22,7 @@ static S01: Clause = Clause {
             multiprocessing.queues.SimpleQueue), whose get is a closure: get(timeout=1) \
             raises TypeError('get() takes no arguments (1 given)'), put the 3.6 message.",
     needs: &[],
+    methods: Methods::Each,
     body: s01,
 };
 
@@ -113,6 +115,7 @@ static J01: Clause = Clause {
     notes: "Lib/multiprocessing/queues.py JoinableQueue.put releases _unfinished_tasks \
             once per item. Same in 2.7 and 3.6-3.13.",
     needs: &[],
+    methods: Methods::Each,
     body: j01,
 };
 
@@ -139,6 +142,7 @@ static J02: Clause = Clause {
             self._unfinished_tasks.acquire(False): raise ValueError('task_done() called \
             too many times')`. Same in 2.7 and 3.6-3.13.",
     needs: &[],
+    methods: Methods::Each,
     body: j02,
 };
 
@@ -174,6 +178,7 @@ static J03: Clause = Clause {
             3.6-3.13. The 'not yet' check waits 0.05 s: a correct implementation never \
             fails it.",
     needs: &[],
+    methods: Methods::Each,
     body: j03,
 };
 
@@ -223,6 +228,7 @@ static J04: Clause = Clause {
             self._unfinished_tasks._semlock._is_zero(): self._cond.wait()`. Same in 2.7 \
             and 3.6-3.13.",
     needs: &[],
+    methods: Methods::Each,
     body: j04,
 };
 
@@ -257,6 +263,7 @@ static J05: Clause = Clause {
             multiprocessing Semaphore and _cond in a multiprocessing Condition, both \
             shared with children. Same in 2.7 and 3.6-3.13.",
     needs: &[],
+    methods: Methods::Each,
     body: j05,
 };
 
