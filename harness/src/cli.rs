@@ -110,6 +110,14 @@ enum Command {
         #[arg(long)]
         html: Option<std::path::PathBuf>,
     },
+    /// Print a standalone Python script that replays a clause on a target,
+    /// each reply beside the reference implementation's.
+    Repro {
+        /// The clause id.
+        clause: String,
+        #[command(flatten)]
+        against: Against,
+    },
     /// List the targets file's targets and whether this machine has them.
     Targets {
         #[arg(long = "targets")]
@@ -383,6 +391,15 @@ fn dispatch(command: Command) -> Result<ExitCode, HarnessError> {
             } else {
                 ExitCode::from(1)
             })
+        }
+        Command::Repro { clause, against } => {
+            let (target, _, limit) = against.resolve()?;
+            let clause = clauses::find(&clause).ok_or(HarnessError::UnknownClause(clause))?;
+            say(format_args!(
+                "{}",
+                crate::repro::script(clause, &target, limit)?
+            ));
+            Ok(ExitCode::SUCCESS)
         }
         Command::Targets {
             targets_file,

@@ -95,7 +95,7 @@ pub struct Driver {
 /// driver), else the built-in copy, written once per content under the
 /// temporary directory.
 pub fn driver_file() -> Result<PathBuf, DriverError> {
-    if let Some(path) = std::env::var_os("MPCONFORM_DRIVER") {
+    if let Some(path) = std::env::var_os("MPCONFORM_DRIVER").filter(|p| !p.is_empty()) {
         return Ok(PathBuf::from(path));
     }
     use std::hash::{Hash, Hasher};

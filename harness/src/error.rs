@@ -22,6 +22,8 @@ pub enum HarnessError {
     Catalogue(#[from] crate::catalogue::CatalogueError),
     #[error(transparent)]
     Expectations(#[from] crate::expectations::ExpectationsError),
+    #[error("repro writes Python for a python:INTERPRETER target, not '{0}'")]
+    ReproNeedsDriver(String),
     #[error("no clause matches the filters")]
     NothingSelected,
     #[error("--iterations must be at least 1")]

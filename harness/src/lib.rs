@@ -15,6 +15,7 @@ pub mod isolate;
 pub mod loopback;
 pub mod matrix;
 pub mod report;
+pub mod repro;
 pub mod runner;
 pub mod select;
 pub mod target;
