@@ -1279,36 +1279,68 @@ def _write_line(obj):
     _write_all(REPLIES_FD, (_dumps(obj) + '\n').encode('utf-8'))
 
 
-# The helper processes the module may have started for spawn and forkserver
-# (module, object, its "alive" descriptor, its pid).
+# The helper processes the module may have started for spawn and forkserver:
+# submodule, object, its "alive" descriptor; the forkserver first, as it may
+# hold the tracker's pipe.
 _HELPERS = (
-    ('forkserver', '_forkserver', '_forkserver_alive_fd', '_forkserver_pid'),
-    ('resource_tracker', '_resource_tracker', '_fd', '_pid'),
-    ('semaphore_tracker', '_semaphore_tracker', '_fd', '_pid'),
+    ('forkserver', '_forkserver', '_forkserver_alive_fd'),
+    ('resource_tracker', '_resource_tracker', '_fd'),
+    ('semaphore_tracker', '_semaphore_tracker', '_fd'),
 )
 
 
+def _helper_children(modname):
+    """Pids of this process's children that run one of the module's helpers
+    (their command line is `python -c 'from M.forkserver import main; ...'`)."""
+    me = os.getpid()
+    names = [(modname + '.' + h[0]).encode('ascii') for h in _HELPERS]
+    found = []
+    for entry in os.listdir('/proc'):
+        if not entry.isdigit():
+            continue
+        try:
+            with open('/proc/%s/stat' % entry, 'rb') as f:
+                stat = f.read()
+            fields = stat[stat.rindex(b')') + 2:].split()
+            if int(fields[1]) != me:
+                continue
+            with open('/proc/%s/cmdline' % entry, 'rb') as f:
+                cmdline = f.read()
+        except (IOError, OSError, ValueError, IndexError):
+            continue
+        if any(n in cmdline for n in names):
+            found.append(int(entry))
+    return found
+
+
 def _stop_helpers(modname):
-    """Ends the forkserver and the resource tracker and awaits them. Left to
-    themselves they end a moment after the driver (at end of file on their
-    pipe); the harness would find them running and count them as processes
-    the implementation left behind."""
-    for sub, attr, fd_attr, pid_attr in _HELPERS:
+    """Ends the forkserver and the resource (semaphore) tracker and awaits
+    them. Left to themselves they end a moment after the driver (at end of
+    file on their pipe), and the harness would find them running and count
+    them as processes the implementation left behind."""
+    if not any(sys.modules.get(modname + '.' + h[0]) for h in _HELPERS):
+        return
+    helpers = _helper_children(modname)
+    for sub, attr, fd_attr in _HELPERS:
         helper = getattr(sys.modules.get(modname + '.' + sub), attr, None)
-        if helper is None or getattr(helper, pid_attr, None) is None:
+        if helper is None or getattr(helper, fd_attr, None) is None:
             continue
         try:
             stop = getattr(helper, '_stop', None)
             if stop is not None:
                 stop()
             else:
-                # 3.6 and 3.7's trackers have no _stop(): do what it does.
+                # 3.6 and 3.7's trackers, billiard's: no _stop(), and billiard
+                # keeps no pid; closing the pipe is what ends them.
                 os.close(getattr(helper, fd_attr))
                 setattr(helper, fd_attr, None)
-                os.waitpid(getattr(helper, pid_attr), 0)
-                setattr(helper, pid_attr, None)
         except Exception:
             pass
+    for pid in helpers:
+        try:
+            os.waitpid(pid, 0)
+        except OSError:
+            pass  # reaped by _stop() above
 
 
 def _at_driver_exit(path, pid, modname):
