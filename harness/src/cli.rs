@@ -215,6 +215,11 @@ impl Against {
             }
             Err(e) => return Err(e),
         };
+        if let Target::Python(command) = &target {
+            if !crate::driver::interpreter_exists(&command.interpreter) {
+                return Err(HarnessError::NoInterpreter(command.interpreter.clone()));
+            }
+        }
         let fault = self
             .fault
             .as_deref()

@@ -12,6 +12,8 @@ pub enum HarnessError {
     UnknownFault(String),
     #[error("unknown target '{0}': expected 'ref', 'loopback:ref', 'python:INTERPRETER' or a name from the targets file (see `mpconform targets`)")]
     UnknownTarget(String),
+    #[error("no interpreter '{0}': give a path to one, or the name of a program in PATH")]
+    NoInterpreter(String),
     #[error("--module applies to a python:INTERPRETER target, not '{0}'")]
     ModuleWithoutDriver(String),
     #[error("fault switches belong to the reference implementation, not to '{0}'")]
