@@ -1318,13 +1318,15 @@ def _stop_helpers(modname):
     them. Left to themselves they end a moment after the driver (at end of
     file on their pipe), and the harness would find them running and count
     them as processes the implementation left behind."""
-    if not any(sys.modules.get(modname + '.' + h[0]) for h in _HELPERS):
-        return
-    helpers = _helper_children(modname)
+    running = []
     for sub, attr, fd_attr in _HELPERS:
         helper = getattr(sys.modules.get(modname + '.' + sub), attr, None)
-        if helper is None or getattr(helper, fd_attr, None) is None:
-            continue
+        if helper is not None and getattr(helper, fd_attr, None) is not None:
+            running.append((helper, fd_attr))
+    if not running:
+        return
+    helpers = _helper_children(modname)
+    for helper, fd_attr in running:
         try:
             stop = getattr(helper, '_stop', None)
             if stop is not None:
@@ -1415,4 +1417,6 @@ def main(argv):
 
 
 if __name__ == '__main__':
-    sys.exit(main(sys.argv[1:]))
+    _code = main(sys.argv[1:])
+    if _code:
+        sys.exit(_code)
