@@ -15,7 +15,10 @@ on this interpreter, not this file.
 What the driver adds itself never goes through the module under test:
 children wait at gates (a lock file the driver holds with flock) and send
 reports (a FIFO read by the driver), both built on os-level calls only and
-reachable by path, so they work under fork, spawn and forkserver alike.
+reachable by path, so they work under fork, spawn and forkserver alike. The
+files have no name on disk: the driver unlinks them at once and children
+open them as /proc/DRIVER/fd/N, so nothing is left behind however the
+driver ends (the harness kills it after a failed clause).
 
 The same file runs on CPython 2.7 and 3.6+ and on PyPy 3, with the standard
 library only. It is imported again in every spawn and forkserver child (as
@@ -158,6 +161,31 @@ def _readable(fd, timeout):
             if ev & select.POLLNVAL:
                 raise OSError(errno.EBADF, os.strerror(errno.EBADF))
         return bool(events)
+
+
+def _fd_path(fd):
+    """The path by which any process of this user opens the file behind fd
+    anew (a new open file description), while this process keeps it open."""
+    return '/proc/%d/fd/%d' % (os.getpid(), fd)
+
+
+def _nameless_file():
+    """A regular file open read-write here and unlinked: (fd, path)."""
+    import tempfile
+    fd, name = tempfile.mkstemp(prefix='mpconform-')
+    os.unlink(name)
+    _set_cloexec(fd)
+    return fd, _fd_path(fd)
+
+
+def _read_whole(fd):
+    os.lseek(fd, 0, os.SEEK_SET)
+    chunks = []
+    while True:
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            return b''.join(chunks)
+        chunks.append(chunk)
 
 
 def _close_protocol_fds():
@@ -527,7 +555,8 @@ class Ctx(object):
             if entry[0] == 'obj':
                 self.ids[id(entry[1])] = h
         self.next_handle = (max(table) + 1) if table else 1
-        self.stderr_counter = 0
+        # Capture file path -> the descriptor that keeps it (and its path).
+        self.captures = {}
 
     # handles
 
@@ -586,9 +615,8 @@ class Ctx(object):
         env = dict(self.env)
         env['stderr'] = None
         if capture:
-            self.stderr_counter += 1
-            path = os.path.join(env['tmp'], 'stderr-%d-%d' % (os.getpid(), self.stderr_counter))
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
+            fd, path = _nameless_file()
+            self.captures[path] = fd
             env['stderr'] = path
         return env
 
@@ -795,7 +823,7 @@ def _child_main(program_text, table, env):
             sys.stderr.flush()
         except Exception:
             pass
-        fd = os.open(env['stderr'], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        fd = os.open(env['stderr'], os.O_WRONLY | os.O_APPEND)
         if fd != 2:
             os.dup2(fd, 2)
             os.close(fd)
@@ -957,26 +985,33 @@ def do_ipc(ctx, op):
 
 
 class Driver(object):
-    def __init__(self, modname, module, tmpdir):
+    def __init__(self, modname, module):
+        import tempfile
         self.pid = os.getpid()
         self.fds_closed = False
         self.modname = modname
         self.module = module
-        self.tmpdir = tmpdir
-        self.fifo_path = os.path.join(tmpdir, 'reports')
-        self.lock_path = os.path.join(tmpdir, 'reports.lock')
-        os.mkfifo(self.fifo_path, 0o600)
-        os.close(os.open(self.lock_path, os.O_WRONLY | os.O_CREAT, 0o600))
-        # Read and write: the FIFO never reaches end of file, and a child's
-        # open for writing never waits.
-        self.fifo_fd = os.open(self.fifo_path, os.O_RDWR | os.O_NONBLOCK)
+        tmpdir = tempfile.mkdtemp(prefix='mpconform-driver-')
+        fifo = os.path.join(tmpdir, 'reports')
+        try:
+            os.mkfifo(fifo, 0o600)
+            # Read and write: the FIFO never reaches end of file, and a
+            # child's open for writing never waits.
+            self.fifo_fd = os.open(fifo, os.O_RDWR | os.O_NONBLOCK)
+        finally:
+            try:
+                os.unlink(fifo)
+            except OSError:
+                pass
+            os.rmdir(tmpdir)
         _set_cloexec(self.fifo_fd)
+        self.lock_fd, lock_path = _nameless_file()
         self.pending = b''
         self.reports = []  # [label, value, taken]
         self.gate_fds = {}
         self.stderr_paths = {}
-        self.env = {'module': modname, 'fifo': self.fifo_path,
-                    'lock': self.lock_path, 'tmp': tmpdir, 'stderr': None}
+        self.env = {'module': modname, 'fifo': _fd_path(self.fifo_fd),
+                    'lock': lock_path, 'stderr': None}
         self.ctx = Ctx({}, self.env, driver=self)
 
     # reports
@@ -1049,8 +1084,11 @@ class Driver(object):
         try:
             req = json.loads(line.decode('utf-8'))
             method = getattr(self, 'call_' + req['call'], None)
-            if method is None:
-                raise Broken('unknown call %r' % (req['call'],))
+        except Exception as e:
+            return {'broken': 'unreadable request: %s' % _message(e)}
+        if method is None:
+            return {'broken': 'unknown call %r' % (req['call'],)}
+        try:
             return {'ok': method(req)}
         except Unsupported as e:
             return {'unsupported': _message(e)}
@@ -1071,9 +1109,7 @@ class Driver(object):
         raise Unsupported('start method %r' % (method,))
 
     def call_gate_new(self, req):
-        import tempfile
-        fd, path = tempfile.mkstemp(prefix='gate-', dir=self.tmpdir)
-        _set_cloexec(fd)
+        fd, path = _nameless_file()
         _flock(fd, fcntl.LOCK_EX)
         h = self.ctx.register_entry(('gate', path))
         self.gate_fds[h] = fd
@@ -1176,8 +1212,7 @@ class Driver(object):
         path = self.stderr_paths.get(h)
         if path is None:
             raise Broken('stderr of process %s was not captured' % h)
-        with open(path, 'rb') as f:
-            return to_value(f.read())
+        return to_value(_read_whole(self.ctx.captures[path]))
 
     def _sorted_handles(self, objects):
         handles = sorted(self.ctx.handle_of(p) for p in objects)
@@ -1219,7 +1254,12 @@ class Driver(object):
                 self.ctx.fork_return = pid
                 code = _run_bare_child(self.ctx, program)
             finally:
-                os._exit(code if isinstance(code, int_types) else 1)
+                try:
+                    os._exit(code)
+                finally:
+                    # An exit code os._exit refuses (OverflowError) must not
+                    # send this child back into the request loop.
+                    os._exit(1)
         return to_value(pid)
 
     def call_os_wait(self, req):
@@ -1345,12 +1385,9 @@ def _stop_helpers(modname):
             pass  # reaped by _stop() above
 
 
-def _at_driver_exit(path, pid, modname):
-    if os.getpid() != pid:
-        return
-    _stop_helpers(modname)
-    import shutil
-    shutil.rmtree(path, ignore_errors=True)
+def _at_driver_exit(pid, modname):
+    if os.getpid() == pid:
+        _stop_helpers(modname)
 
 
 def main(argv):
@@ -1375,15 +1412,17 @@ def main(argv):
         _set_cloexec(fd)
 
     import atexit
-    import tempfile
-    tmpdir = tempfile.mkdtemp(prefix='mpconform-driver-')
     # Registered before the module under test is imported, so that it runs
-    # after the module's own exit function has awaited the children, which
-    # may still wait at a gate or send a report.
-    atexit.register(_at_driver_exit, tmpdir, os.getpid(), modname)
+    # after the module's own exit function has awaited the children (which
+    # hold the helpers' pipes too).
+    atexit.register(_at_driver_exit, os.getpid(), modname)
 
-    module = _module(modname)
-    driver = Driver(modname, module, tmpdir)
+    try:
+        module = _module(modname)
+    except ImportError as e:
+        print('mpconform driver: cannot import %s: %s' % (modname, e), file=sys.stderr)
+        return 2
+    driver = Driver(modname, module)
     _STATE = driver
     _write_line(driver.hello())
 
