@@ -985,7 +985,8 @@ def do_ipc(ctx, op):
 
 
 class Driver(object):
-    def __init__(self, modname, module):
+    def __init__(self, modname, module, unused_tmpdir=None):
+        # unused_tmpdir: harness/src/repro.rs's replay still passes one.
         import tempfile
         self.pid = os.getpid()
         self.fds_closed = False
@@ -1385,13 +1386,31 @@ def _stop_helpers(modname):
             pass  # reaped by _stop() above
 
 
-def _at_driver_exit(pid, modname):
+def _at_driver_exit(*args):
+    # (pid, modname); harness/src/repro.rs's replay, written against an
+    # earlier version, passes a temporary directory first.
+    pid, modname = args[-2], args[-1]
     if os.getpid() == pid:
         _stop_helpers(modname)
 
 
-def main(argv):
+def open_driver(modname, protocol_fds=True):
+    """The driver's state in this process, as main() makes it; with
+    protocol_fds False (a replay with no harness), children leave fds 3 and
+    4 alone. Raises ImportError if the module cannot be imported."""
     global _STATE
+    import atexit
+    # Registered before the module under test is imported, so that it runs
+    # after the module's own exit function has awaited the children (which
+    # hold the helpers' pipes too).
+    atexit.register(_at_driver_exit, os.getpid(), modname)
+    driver = Driver(modname, _module(modname))
+    driver.fds_closed = not protocol_fds
+    _STATE = driver
+    return driver
+
+
+def main(argv):
     protocol = None
     modname = 'multiprocessing'
     args = list(argv)
@@ -1411,19 +1430,11 @@ def main(argv):
     for fd in (REQUESTS_FD, REPLIES_FD):
         _set_cloexec(fd)
 
-    import atexit
-    # Registered before the module under test is imported, so that it runs
-    # after the module's own exit function has awaited the children (which
-    # hold the helpers' pipes too).
-    atexit.register(_at_driver_exit, os.getpid(), modname)
-
     try:
-        module = _module(modname)
+        driver = open_driver(modname)
     except ImportError as e:
         print('mpconform driver: cannot import %s: %s' % (modname, e), file=sys.stderr)
         return 2
-    driver = Driver(modname, module)
-    _STATE = driver
     _write_line(driver.hello())
 
     buf = b''
