@@ -34,6 +34,11 @@ pub struct Expected {
     pub check: Option<String>,
     /// Why, in a sentence: the version whose message differs, the port's bug.
     pub why: String,
+    /// The outcome varies from run to run in the implementation itself (a
+    /// race it has): any outcome of these runs is expected, and the entry
+    /// says which it was seen to take.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub flaky: bool,
     /// Where it shows: a stdlib file and function, an issue.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
@@ -147,6 +152,7 @@ impl Expectations {
         match (entry, outcome.verdict) {
             (None, Verdict::Pass) => Standing::Pass,
             (None, _) => Standing::Unexpected,
+            (Some(e), _) if e.flaky => Standing::Expected,
             (Some(_), Verdict::Pass) => Standing::UnexpectedPass,
             (Some(e), verdict) => {
                 let check_matches = match (&e.check, &outcome.violation) {

@@ -219,16 +219,9 @@ const REPLAY: &str = r#"]
 
 
 def _replay():
-    import atexit
     import json
-    import tempfile
-    global _STATE
-    tmpdir = tempfile.mkdtemp(prefix='mpconform-repro-')
-    atexit.register(_at_driver_exit, tmpdir, os.getpid(), MODULE)
-    driver = Driver(MODULE, _module(MODULE), tmpdir)
-    # No protocol descriptors here: children must not close fds 3 and 4.
-    driver.fds_closed = True
-    _STATE = driver
+    # No protocol descriptors here: children must leave fds 3 and 4 alone.
+    driver = open_driver(MODULE, protocol_fds=False)
     print('implementation: %s %s' % (MODULE, driver.hello()['hello']['version']))
     replies = []
     differs = 0

@@ -46,11 +46,18 @@ pub fn run(plan: &Plan, progress: &(dyn Fn(&Outcome) + Sync)) -> Result<Run, Har
         .clauses
         .iter()
         .flat_map(|c| {
-            let under = match c.methods {
-                mpconform_spec::Methods::Each => &methods[..],
-                mpconform_spec::Methods::Any => &methods[..methods.len().min(1)],
+            let under: Vec<&str> = match c.methods {
+                mpconform_spec::Methods::Each => methods.iter().map(String::as_str).collect(),
+                mpconform_spec::Methods::Any => {
+                    methods.iter().take(1).map(String::as_str).collect()
+                }
+                mpconform_spec::Methods::Only(only) => methods
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|m| only.contains(m))
+                    .collect(),
             };
-            under.iter().map(move |m| (*c, m.as_str()))
+            under.into_iter().map(move |m| (*c, m))
         })
         .collect();
     let next = AtomicUsize::new(0);

@@ -33,7 +33,7 @@ impl fmt::Debug for Clause {
 }
 
 /// Which start methods a clause runs under.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Methods {
     /// Under each start method the target has: the clause starts processes
@@ -42,6 +42,9 @@ pub enum Methods {
     /// Once, under the target's first start method: the clause touches only
     /// the os layer (fork, waitpid, pipe, _exit), which no start method changes.
     Any,
+    /// Only under these start methods (those the target has): the behaviour
+    /// is a property of them alone, and the notes say why the others differ.
+    Only(&'static [&'static str]),
 }
 
 /// Where the implementation did something other than the clause expects.

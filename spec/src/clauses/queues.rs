@@ -813,9 +813,10 @@ static Q15: Clause = Clause {
                 the parent.",
     notes: "Lib/multiprocessing/context.py BaseContext defines Queue, JoinableQueue and \
             SimpleQueue only; queue.Queue is a deque under a threading lock, copied by \
-            fork. Same in 2.7 (Queue.Queue) and 3.6-3.13.",
+            fork. Same in 2.7 (Queue.Queue) and 3.6-3.13. \
+            Only under fork, where the child inherits the queue.Queue: spawn and forkserver must pickle the process object, and a queue.Queue cannot be pickled (Lib/multiprocessing/popen_spawn_posix.py _launch: reduction.dump(process_obj) raises TypeError).",
     needs: &[],
-    methods: Methods::Each,
+    methods: Methods::Only(&["fork"]),
     body: q15,
 };
 

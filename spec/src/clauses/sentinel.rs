@@ -19,9 +19,10 @@ static P15_READY: Clause = Clause {
                 soon as the child has ended, before anyone reaps it.",
     notes: "Lib/multiprocessing/popen_fork.py Popen._launch: the parent keeps parent_r, \
             the child holds the only write end (child_w). 3.8+ open a second pipe for \
-            parent_process(); 2.7 has no sentinel at all.",
+            parent_process(); 2.7 has no sentinel at all. \
+             Under forkserver this is not deterministic in CPython: the forkserver, not the parent, reaps the child and writes its status to the sentinel pipe some time after the child ends (Lib/multiprocessing/forkserver.py main's SIGCHLD loop, popen_forkserver.py poll), so the clause runs under fork and spawn only.",
     needs: &[],
-    methods: Methods::Each,
+    methods: Methods::Only(&["fork", "spawn"]),
     body: p15_ready,
 };
 
