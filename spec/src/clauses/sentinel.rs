@@ -58,9 +58,10 @@ static P15_HELD: Clause = Clause {
             (multiprocessing.connection.wait) and returns None without polling when it \
             is not ready, so BaseProcess.join keeps the child in _children. Confirmed on \
             3.6-3.13; 2.7's join(timeout) polls waitpid in a sleep loop and returns at \
-            once.",
+            once. \
+            Under forkserver CPython's sentinel is a status pipe the forkserver writes once it has reaped the child, so a descendant holding the child's descriptors does not keep it unready, and join() races with the server (Lib/multiprocessing/forkserver.py main, popen_forkserver.py poll): the clause runs under fork and spawn only.",
     needs: &[],
-    methods: Methods::Each,
+    methods: Methods::Only(&["fork", "spawn"]),
     body: p15_held,
 };
 
