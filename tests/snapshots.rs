@@ -69,18 +69,29 @@ fn snapshot(name: &str) -> Result<(), Failed> {
         .expectations;
     let expectations = Expectations::load(file, &|id| mpconform_spec::clauses::find(id).is_some())
         .map_err(|e| Failed::from(e.to_string()))?;
-    let (_, report) = common::run_json(&["--target", name, "-j", "2"]);
-    let lines = verdict_lines(&report, &expectations);
-    std::panic::catch_unwind(|| {
-        insta::with_settings!({snapshot_path => "snapshots", prepend_module_to_snapshot => false}, {
-            insta::assert_snapshot!(name.to_string(), lines);
-        });
-    })
-    .map_err(|_| {
-        Failed::from(format!(
-            "the verdicts of {name} differ from tests/snapshots/{name}.snap"
-        ))
-    })
+    let matches = || {
+        let (_, report) = common::run_json(&["--target", name, "-j", "2"]);
+        let lines = verdict_lines(&report, &expectations);
+        std::panic::catch_unwind(|| {
+            insta::with_settings!({snapshot_path => "snapshots", prepend_module_to_snapshot => false}, {
+                insta::assert_snapshot!(name.to_string(), lines);
+            });
+        })
+        .is_ok()
+    };
+    // A real implementation may race where its expectations do not say so
+    // yet: a difference that does not come back on a second run is reported
+    // as a race to mark `flaky`, and only a repeated one fails.
+    if matches() {
+        return Ok(());
+    }
+    eprintln!("snapshots: {name} differed once; running it again (a difference that does not repeat is a race of the implementation: mark it flaky in its expectations)");
+    if matches() {
+        return Ok(());
+    }
+    Err(Failed::from(format!(
+        "the verdicts of {name} differ from tests/snapshots/{name}.snap, twice"
+    )))
 }
 
 fn main() {
