@@ -169,3 +169,18 @@ impl Expectations {
         }
     }
 }
+
+/// `P pass, E expected, U unexpected, X unexpected pass`: how a run stands.
+pub fn tally(standings: impl IntoIterator<Item = Standing>) -> String {
+    let mut counts = [0usize; 4];
+    for s in standings {
+        counts[s as usize] += 1;
+    }
+    format!(
+        "{} pass, {} expected, {} unexpected, {} unexpected pass",
+        counts[Standing::Pass as usize],
+        counts[Standing::Expected as usize],
+        counts[Standing::Unexpected as usize],
+        counts[Standing::UnexpectedPass as usize]
+    )
+}

@@ -176,14 +176,10 @@ fn tally(c: &ColumnResult) -> String {
     if let Some(e) = &c.error {
         return format!("error: {e}");
     }
-    let count = |s: Standing| c.outcomes.iter().filter(|o| o.standing == s).count();
     format!(
-        "{} runs: {} pass, {} expected, {} unexpected, {} unexpected pass",
+        "{} runs: {}",
         c.outcomes.len(),
-        count(Standing::Pass),
-        count(Standing::Expected),
-        count(Standing::Unexpected),
-        count(Standing::UnexpectedPass)
+        crate::expectations::tally(c.outcomes.iter().map(|o| o.standing))
     )
 }
 

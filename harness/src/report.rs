@@ -163,14 +163,10 @@ pub fn against_expectations(
         .iter()
         .map(|o| (expectations.standing(o), o))
         .collect();
-    let count = |s: Standing| standings.iter().filter(|(x, _)| *x == s).count();
     let _ = writeln!(
         text,
-        "against {file}: {} pass, {} expected, {} unexpected, {} unexpected pass",
-        count(Standing::Pass),
-        count(Standing::Expected),
-        count(Standing::Unexpected),
-        count(Standing::UnexpectedPass)
+        "against {file}: {}",
+        crate::expectations::tally(standings.iter().map(|(s, _)| *s))
     );
     for (standing, o) in standings.iter().filter(|(s, _)| !s.is_ok()) {
         let expected = expectations
