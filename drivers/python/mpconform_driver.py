@@ -13,12 +13,18 @@ and the real `os` functions, so that what the clauses measure is that module
 on this interpreter, not this file.
 
 What the driver adds itself never goes through the module under test:
-children wait at gates (a lock file the driver holds with flock) and send
-reports (a FIFO read by the driver), both built on os-level calls only and
-reachable by path, so they work under fork, spawn and forkserver alike. The
-files have no name on disk: the driver unlinks them at once and children
-open them as /proc/DRIVER/fd/N, so nothing is left behind however the
-driver ends (the harness kills it after a failed clause).
+children wait at gates and send reports, both over anonymous pipes that the
+driver holds and that every process reaches by path, as /proc/DRIVER/fd/N,
+so they work under fork, spawn and forkserver alike with nothing on disk
+(no mkfifo, no flock: a port's os module may lack both). A gate is a pipe
+a waiter polls until the driver writes its one byte, which nobody reads; a
+report is a line cut into frames of at most PIPE_BUF bytes, each written
+in one write(2), so frames from several processes never interleave.
+
+The module under test is reached only through its public API and the
+objects that API returns (drivers/PROTOCOL.md, "What a driver may look
+at"): never by the module's name, so a wrapper that re-exports
+multiprocessing gets exactly multiprocessing's verdicts.
 
 The same file runs on CPython 2.7 and 3.6+ and on PyPy 3, with the standard
 library only. It is imported again in every spawn and forkserver child (as
@@ -28,7 +34,6 @@ definitions.
 from __future__ import print_function
 
 import errno
-import fcntl
 import json
 import os
 import select
@@ -52,21 +57,22 @@ REPLIES_FD = 4
 # or forkserver child imports this file afresh and sees None.
 _STATE = None
 
-# The module under test, imported once per process.
-_MODULES = {}
+# The API under test, opened once per process: (module, context) -> object.
+_APIS = {}
 
 
-def _module(name):
-    mod = _MODULES.get(name)
-    if mod is None:
+def _api(name, context=None):
+    """The object that plays multiprocessing: the module the harness names,
+    or, with a context, what that module's get_context(context) returns."""
+    key = (name, context)
+    api = _APIS.get(key)
+    if api is None:
         import importlib
-        mod = importlib.import_module(name)
-        _MODULES[name] = mod
-    return mod
-
-
-def _submodule(name, sub):
-    return _module(name + '.' + sub)
+        api = importlib.import_module(name)
+        if context is not None:
+            api = api.get_context(_native(context))
+        _APIS[key] = api
+    return api
 
 
 def _monotonic():
@@ -112,6 +118,14 @@ def _errno_of(e):
 
 
 def _set_cloexec(fd):
+    set_inheritable = getattr(os, 'set_inheritable', None)
+    if set_inheritable is not None:
+        set_inheritable(fd, False)
+        return
+    try:
+        import fcntl  # 2.7 has no os.set_inheritable
+    except ImportError:
+        return
     flags = fcntl.fcntl(fd, fcntl.F_GETFD)
     fcntl.fcntl(fd, fcntl.F_SETFD, flags | fcntl.FD_CLOEXEC)
 
@@ -128,21 +142,12 @@ def _write_all(fd, data):
         view = view[n:]
 
 
-def _flock(fd, op):
-    # 3.5+ retry EINTR themselves (PEP 475); 2.7 does not.
-    while True:
-        try:
-            fcntl.flock(fd, op)
-            return
-        except (IOError, OSError) as e:
-            if e.errno != errno.EINTR:
-                raise
-
-
 def _readable(fd, timeout):
     """Whether a read on fd would not block (data, end of file) within
     timeout seconds (None: wait as long as it takes)."""
     import math
+    if not hasattr(select, 'poll'):
+        return _readable_by_select(fd, timeout)
     poller = select.poll()
     poller.register(fd, select.POLLIN | select.POLLPRI)
     deadline = None if timeout is None else _monotonic() + max(0.0, timeout)
@@ -163,10 +168,34 @@ def _readable(fd, timeout):
         return bool(events)
 
 
+def _readable_by_select(fd, timeout):
+    """_readable for an interpreter whose select module has no poll()."""
+    deadline = None if timeout is None else _monotonic() + max(0.0, timeout)
+    while True:
+        left = None if deadline is None else max(0.0, deadline - _monotonic())
+        try:
+            ready, _, _ = select.select([fd], [], [], left)
+        except (select.error, OSError) as e:
+            if _errno_of(e) == errno.EINTR:
+                continue
+            raise
+        return bool(ready)
+
+
 def _fd_path(fd):
     """The path by which any process of this user opens the file behind fd
     anew (a new open file description), while this process keeps it open."""
     return '/proc/%d/fd/%d' % (os.getpid(), fd)
+
+
+def _pipe_by_path():
+    """An anonymous pipe this process keeps both ends of, close-on-exec,
+    and the paths by which any process of this user opens its read end and
+    its write end: (read fd, write fd, read path, write path)."""
+    r, w = os.pipe()
+    _set_cloexec(r)
+    _set_cloexec(w)
+    return r, w, _fd_path(r), _fd_path(w)
 
 
 def _nameless_file():
@@ -438,28 +467,34 @@ def _queue_module():
 
 
 def wait_gate(path):
+    """Waits until the gate's pipe holds its byte (the driver opened it)."""
     fd = os.open(path, os.O_RDONLY)
     try:
-        _flock(fd, fcntl.LOCK_SH)
+        _readable(fd, None)
     finally:
         os.close(fd)
 
 
+# A frame is "PID MORE DATA\n" in one write(2) of at most PIPE_BUF (4096 on
+# Linux, 512 at least by POSIX) bytes, which the kernel never interleaves.
+_FRAME_DATA = 3500
+
+
+def _frames(pid, line):
+    chunks = [line[i:i + _FRAME_DATA] for i in range(0, len(line), _FRAME_DATA)] or [b'']
+    last = len(chunks) - 1
+    return [('%d %d ' % (pid, int(i < last))).encode('ascii') + c + b'\n'
+            for i, c in enumerate(chunks)]
+
+
 def send_report(env, label, value):
-    """Appends one report line to the driver's FIFO, under the report lock so
-    that lines from several processes never interleave."""
-    data = (_dumps({'label': label, 'value': value}) + '\n').encode('utf-8')
-    # O_NONBLOCK: fail (ENXIO) rather than wait for ever if the driver is gone.
-    fd = os.open(env['fifo'], os.O_WRONLY | os.O_NONBLOCK)
+    """Writes one report to the driver's report pipe, as frames."""
+    line = _dumps({'label': label, 'value': value}).encode('utf-8')
+    # Opening /proc/DRIVER/fd/N fails at once (ENOENT) if the driver is gone.
+    fd = os.open(env['reports'], os.O_WRONLY)
     try:
-        flags = fcntl.fcntl(fd, fcntl.F_GETFL)
-        fcntl.fcntl(fd, fcntl.F_SETFL, flags & ~os.O_NONBLOCK)
-        lock = os.open(env['lock'], os.O_RDWR)
-        try:
-            _flock(lock, fcntl.LOCK_EX)
-            _write_all(fd, data)
-        finally:
-            os.close(lock)
+        for frame in _frames(os.getpid(), line):
+            _write_all(fd, frame)
     finally:
         os.close(fd)
 
@@ -495,13 +530,12 @@ def _collect(node, out):
 _SUBCLASSES = {}
 
 
-def _base_class(modname, context):
-    mod = _module(modname)
+def _base_class(api, context):
     if context is None:
-        return mod.Process
-    if not hasattr(mod, 'get_context'):
-        raise Unsupported('%s.get_context' % modname)
-    return mod.get_context(_native(context)).Process
+        return api.Process
+    if not hasattr(api, 'get_context'):
+        raise Unsupported('get_context')
+    return api.get_context(_native(context)).Process
 
 
 def _override_run(self):
@@ -518,12 +552,13 @@ def _subclass_reduce(self):
 def _subclass(key):
     cls = _SUBCLASSES.get(key)
     if cls is None:
-        modname, name, context, overrides = key
+        modname, api_context, name, context, overrides = key
         ns = {'__reduce__': _subclass_reduce, '_mpconform_key': key,
               '__module__': __name__}
         if overrides:
             ns['run'] = _override_run
-        cls = type(_native(name), (_base_class(modname, context),), ns)
+        base = _base_class(_api(modname, api_context), context)
+        cls = type(_native(name), (base,), ns)
         if not PY2:
             cls.__qualname__ = name
         _SUBCLASSES[key] = cls
@@ -548,7 +583,8 @@ class Ctx(object):
         self.env = env
         self.driver = driver
         self.modname = env['module']
-        self.module = _module(self.modname)
+        self.api_context = env.get('context')
+        self.module = _api(self.modname, self.api_context)
         self.fork_return = None
         self.ids = {}
         for h, entry in table.items():
@@ -627,9 +663,10 @@ class Ctx(object):
         subclass = spec.get('subclass')
         override = spec.get('run_override')
         if subclass is not None:
-            cls = _subclass((self.modname, subclass, context, override is not None))
+            cls = _subclass((self.modname, self.api_context, subclass, context,
+                             override is not None))
         else:
-            cls = _base_class(self.modname, context)
+            cls = _base_class(self.module, context)
         wanted = set()
         _collect(spec, wanted)
         table = {}
@@ -937,7 +974,7 @@ def do_ipc(ctx, op):
             q = mod.JoinableQueue(**kw)
         elif kind == 'simple':
             if not hasattr(mod, 'SimpleQueue'):
-                raise Unsupported('%s.SimpleQueue' % ctx.modname)
+                raise Unsupported('SimpleQueue')
             q = mod.SimpleQueue(**kw)
         elif kind == 'thread':
             q = _queue_module().Queue(**kw)
@@ -985,58 +1022,52 @@ def do_ipc(ctx, op):
 
 
 class Driver(object):
-    def __init__(self, modname, module, unused_tmpdir=None):
+    def __init__(self, modname, module, unused_tmpdir=None, context=None):
         # unused_tmpdir: harness/src/repro.rs's replay still passes one.
-        import tempfile
         self.pid = os.getpid()
         self.fds_closed = False
         self.modname = modname
+        self.context = context
         self.module = module
-        tmpdir = tempfile.mkdtemp(prefix='mpconform-driver-')
-        fifo = os.path.join(tmpdir, 'reports')
-        try:
-            os.mkfifo(fifo, 0o600)
-            # Read and write: the FIFO never reaches end of file, and a
-            # child's open for writing never waits.
-            self.fifo_fd = os.open(fifo, os.O_RDWR | os.O_NONBLOCK)
-        finally:
-            try:
-                os.unlink(fifo)
-            except OSError:
-                pass
-            os.rmdir(tmpdir)
-        _set_cloexec(self.fifo_fd)
-        self.lock_fd, lock_path = _nameless_file()
-        self.pending = b''
+        # The driver keeps the write end too: the pipe never reaches end of
+        # file, and a child's open for writing never waits for a reader.
+        self.report_fd, self.report_w, _, reports = _pipe_by_path()
+        self.pending = {}  # pid -> the frames of its unfinished report
         self.reports = []  # [label, value, taken]
         self.gate_fds = {}
         self.stderr_paths = {}
-        self.env = {'module': modname, 'fifo': _fd_path(self.fifo_fd),
-                    'lock': lock_path, 'stderr': None}
+        self.env = {'module': modname, 'context': context, 'reports': reports,
+                    'stderr': None}
         self.ctx = Ctx({}, self.env, driver=self)
 
     # reports
 
     def _receive(self):
-        while True:
+        data = b''
+        # A pipe's read returns what is there without waiting once poll says
+        # it is readable, so no O_NONBLOCK is needed.
+        while _readable(self.report_fd, 0):
             try:
-                chunk = os.read(self.fifo_fd, 65536)
+                chunk = os.read(self.report_fd, 65536)
             except OSError as e:
                 if e.errno == errno.EINTR:
                     continue
-                if e.errno in (errno.EAGAIN, errno.EWOULDBLOCK):
-                    break
                 raise
             if not chunk:
                 break
-            self.pending += chunk
+            data += chunk
+        self._frames = getattr(self, '_frames', b'') + data
         while True:
-            end = self.pending.find(b'\n')
+            end = self._frames.find(b'\n')
             if end < 0:
                 break
-            line = self.pending[:end]
-            self.pending = self.pending[end + 1:]
-            report = json.loads(line.decode('utf-8'))
+            frame = self._frames[:end]
+            self._frames = self._frames[end + 1:]
+            pid, more, body = frame.split(b' ', 2)
+            self.pending[pid] = self.pending.get(pid, b'') + body
+            if more == b'1':
+                continue
+            report = json.loads(self.pending.pop(pid).decode('utf-8'))
             self.reports.append([report['label'], report['value'], False])
 
     def local_report(self, label, value):
@@ -1054,13 +1085,16 @@ class Driver(object):
             left = deadline - _monotonic()
             if left <= 0:
                 raise Timeout("no report '%s' within %s s" % (label, timeout))
-            _readable(self.fifo_fd, left)
+            _readable(self.report_fd, left)
 
     # the protocol
 
     def hello(self):
         mod = self.module
-        if hasattr(mod, 'get_all_start_methods'):
+        if self.context is not None:
+            # A context has one method, its own.
+            methods = [_as_text(mod.get_start_method())]
+        elif hasattr(mod, 'get_all_start_methods'):
             methods = list(mod.get_all_start_methods())
         else:
             methods = ['fork']
@@ -1078,7 +1112,10 @@ class Driver(object):
         impl = _interpreter_version()
         own = getattr(mod, '__version__', None)
         version = '%s on %s' % (own, impl) if own else impl
-        return {'hello': {'protocol': 1, 'name': self.modname, 'version': version,
+        name = self.modname
+        if self.context is not None:
+            name = "%s.get_context(%r)" % (self.modname, _as_text(self.context))
+        return {'hello': {'protocol': 1, 'name': name, 'version': version,
                           'start_methods': methods, 'capabilities': caps}}
 
     def handle(self, line):
@@ -1102,6 +1139,11 @@ class Driver(object):
 
     def call_use_start_method(self, req):
         method = req['method']
+        if self.context is not None:
+            if method == _as_text(self.module.get_start_method()):
+                return {'type': 'none'}
+            raise Unsupported('start method %r (the context is %r)'
+                              % (method, self.module.get_start_method()))
         if hasattr(self.module, 'set_start_method'):
             self.module.set_start_method(_native(method), force=True)
             return {'type': 'none'}
@@ -1110,18 +1152,22 @@ class Driver(object):
         raise Unsupported('start method %r' % (method,))
 
     def call_gate_new(self, req):
-        fd, path = _nameless_file()
-        _flock(fd, fcntl.LOCK_EX)
+        r, w, path, _ = _pipe_by_path()
         h = self.ctx.register_entry(('gate', path))
-        self.gate_fds[h] = fd
+        self.gate_fds[h] = (r, w)
         return handle_value(h)
 
     def call_gate_open(self, req):
         h = req['gate']
         self.ctx.entry(h, 'gate')
-        # LOCK_UN on the driver's open file description: no inherited copy
-        # of the descriptor can keep the gate shut.
-        _flock(self.gate_fds[h], fcntl.LOCK_UN)
+        r, w = self.gate_fds[h]
+        if w is not None:
+            # One byte nobody reads: every waiter, now or later, sees the
+            # pipe readable. (Copies of the write end inherited by fork
+            # children cannot shut it again.)
+            _write_all(w, b'o')
+            os.close(w)
+            self.gate_fds[h] = (r, None)
         return {'type': 'none'}
 
     def call_await_report(self, req):
@@ -1197,10 +1243,8 @@ class Driver(object):
         p = self._process(req)
         if not hasattr(type(p), 'sentinel'):
             raise Unsupported('Process.sentinel')
-        wait = getattr(_submodule(self.modname, 'connection'), 'wait', None)
-        if wait is None:
-            raise Unsupported('%s.connection.wait' % self.modname)
-        return to_value(bool(wait([p.sentinel], req['timeout'])))
+        # The sentinel is a descriptor: its readiness is the OS's to tell.
+        return to_value(_readable(p.sentinel, req['timeout']))
 
     def call_process_holds_target(self, req):
         p = self._process(req)
@@ -1223,18 +1267,14 @@ class Driver(object):
         return self._sorted_handles(self.module.active_children())
 
     def call_children_set(self, req):
-        children = getattr(_submodule(self.modname, 'process'), '_children', None)
-        if children is None:
-            # 2.7 keeps them on the current process object.
-            children = self.module.current_process()._children
-        return self._sorted_handles(list(children))
+        return self._sorted_handles(list(_children_set(self.module)))
 
     def call_current_process_name(self, req):
         return text_value(self.module.current_process().name)
 
     def call_parent_process_pid(self, req):
         if not hasattr(self.module, 'parent_process'):
-            raise Unsupported('%s.parent_process' % self.modname)
+            raise Unsupported('parent_process')
         parent = self.module.parent_process()
         return to_value(None if parent is None else parent.pid)
 
@@ -1320,91 +1360,34 @@ def _write_line(obj):
     _write_all(REPLIES_FD, (_dumps(obj) + '\n').encode('utf-8'))
 
 
-# The helper processes the module may have started for spawn and forkserver:
-# submodule, object, its "alive" descriptor; the forkserver first, as it may
-# hold the tracker's pipe.
-_HELPERS = (
-    ('forkserver', '_forkserver', '_forkserver_alive_fd'),
-    ('resource_tracker', '_resource_tracker', '_fd'),
-    ('semaphore_tracker', '_semaphore_tracker', '_fd'),
-)
+def _children_set(api):
+    """The set of children the API's process objects keep (CPython's
+    `_children`), found through an object the API returns: the module that
+    defines the class of current_process(), or (2.7) that object itself.
+    Never by the module's name, which a wrapper changes."""
+    current = api.current_process()
+    owner = sys.modules.get(getattr(type(current), '__module__', None))
+    children = getattr(owner, '_children', None)
+    if children is None:
+        children = getattr(current, '_children', None)
+    if children is None:
+        raise Unsupported(
+            'the children set: neither the module of type(current_process()) (%s) '
+            'nor current_process() has a _children set'
+            % getattr(type(current), '__module__', '?'))
+    return children
 
 
-def _helper_children(modname):
-    """Pids of this process's children that run one of the module's helpers
-    (their command line is `python -c 'from M.forkserver import main; ...'`)."""
-    me = os.getpid()
-    names = [(modname + '.' + h[0]).encode('ascii') for h in _HELPERS]
-    found = []
-    for entry in os.listdir('/proc'):
-        if not entry.isdigit():
-            continue
-        try:
-            with open('/proc/%s/stat' % entry, 'rb') as f:
-                stat = f.read()
-            fields = stat[stat.rindex(b')') + 2:].split()
-            if int(fields[1]) != me:
-                continue
-            with open('/proc/%s/cmdline' % entry, 'rb') as f:
-                cmdline = f.read()
-        except (IOError, OSError, ValueError, IndexError):
-            continue
-        if any(n in cmdline for n in names):
-            found.append(int(entry))
-    return found
-
-
-def _stop_helpers(modname):
-    """Ends the forkserver and the resource (semaphore) tracker and awaits
-    them. Left to themselves they end a moment after the driver (at end of
-    file on their pipe), and the harness would find them running and count
-    them as processes the implementation left behind."""
-    running = []
-    for sub, attr, fd_attr in _HELPERS:
-        helper = getattr(sys.modules.get(modname + '.' + sub), attr, None)
-        if helper is not None and getattr(helper, fd_attr, None) is not None:
-            running.append((helper, fd_attr))
-    if not running:
-        return
-    helpers = _helper_children(modname)
-    for helper, fd_attr in running:
-        try:
-            stop = getattr(helper, '_stop', None)
-            if stop is not None:
-                stop()
-            else:
-                # 3.6 and 3.7's trackers, billiard's: no _stop(), and billiard
-                # keeps no pid; closing the pipe is what ends them.
-                os.close(getattr(helper, fd_attr))
-                setattr(helper, fd_attr, None)
-        except Exception:
-            pass
-    for pid in helpers:
-        try:
-            os.waitpid(pid, 0)
-        except OSError:
-            pass  # reaped by _stop() above
-
-
-def _at_driver_exit(*args):
-    # (pid, modname); harness/src/repro.rs's replay, written against an
-    # earlier version, passes a temporary directory first.
-    pid, modname = args[-2], args[-1]
-    if os.getpid() == pid:
-        _stop_helpers(modname)
-
-
-def open_driver(modname, protocol_fds=True):
+def open_driver(modname, protocol_fds=True, context=None):
     """The driver's state in this process, as main() makes it; with
     protocol_fds False (a replay with no harness), children leave fds 3 and
-    4 alone. Raises ImportError if the module cannot be imported."""
+    4 alone. Raises ImportError if the module cannot be imported.
+
+    Helpers the implementation starts for itself (a forkserver, a resource
+    tracker, ...) are left alone: they end on their own once this process
+    has ended, and the harness awaits them for a bounded grace."""
     global _STATE
-    import atexit
-    # Registered before the module under test is imported, so that it runs
-    # after the module's own exit function has awaited the children (which
-    # hold the helpers' pipes too).
-    atexit.register(_at_driver_exit, os.getpid(), modname)
-    driver = Driver(modname, _module(modname))
+    driver = Driver(modname, _api(modname, context), context=context)
     driver.fds_closed = not protocol_fds
     _STATE = driver
     return driver
@@ -1413,6 +1396,7 @@ def open_driver(modname, protocol_fds=True):
 def main(argv):
     protocol = None
     modname = 'multiprocessing'
+    context = None
     args = list(argv)
     while args:
         a = args.pop(0)
@@ -1420,6 +1404,8 @@ def main(argv):
             protocol = args.pop(0)
         elif a == '--module' and args:
             modname = args.pop(0)
+        elif a == '--context' and args:
+            context = args.pop(0)
         else:
             print('mpconform driver: unknown argument %r' % (a,), file=sys.stderr)
             return 2
@@ -1427,13 +1413,21 @@ def main(argv):
         print('mpconform driver: speaks protocol 1 only, not %r' % (protocol,),
               file=sys.stderr)
         return 2
+    if ':' in modname:
+        # --module NAME:CONTEXT: the API is NAME.get_context(CONTEXT).
+        modname, context = modname.split(':', 1)
     for fd in (REQUESTS_FD, REPLIES_FD):
         _set_cloexec(fd)
 
     try:
-        driver = open_driver(modname)
+        driver = open_driver(modname, context=context)
     except ImportError as e:
         print('mpconform driver: cannot import %s: %s' % (modname, e), file=sys.stderr)
+        return 2
+    except Exception as e:
+        print('mpconform driver: cannot open %s%s: %s: %s'
+              % (modname, '' if context is None else '.get_context(%r)' % context,
+                 type(e).__name__, _message(e)), file=sys.stderr)
         return 2
     _write_line(driver.hello())
 

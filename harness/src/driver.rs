@@ -38,10 +38,77 @@ pub enum DriverError {
         path: String,
         source: std::io::Error,
     },
-    #[error("the driver ({interpreter}) sent no hello: {detail}")]
-    NoHello { interpreter: String, detail: String },
+    #[error("the driver ({interpreter}) sent no hello: {detail}{}", stderr_lines(.stderr))]
+    NoHello {
+        interpreter: String,
+        detail: String,
+        /// The last lines of its standard error.
+        stderr: String,
+    },
     #[error("the driver speaks protocol {found}, this harness speaks {PROTOCOL}")]
     Protocol { found: u32 },
+}
+
+/// ` (stderr: A | B)`, the last lines of a driver's standard error on one line.
+fn stderr_lines(tail: &str) -> String {
+    let lines: Vec<&str> = tail
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    if lines.is_empty() {
+        return " (nothing on its stderr)".to_string();
+    }
+    format!(
+        " (stderr: {})",
+        lines[lines.len().saturating_sub(3)..].join(" | ")
+    )
+}
+
+/// The last bytes a driver and its children wrote on standard error, kept
+/// while a thread passes everything on to the clause's own standard error.
+#[derive(Clone, Default)]
+struct StderrTail(std::sync::Arc<std::sync::Mutex<(Vec<u8>, bool)>>);
+
+impl StderrTail {
+    const KEEP: usize = 4096;
+
+    fn follow(reader: std::process::ChildStderr) -> StderrTail {
+        let tail = StderrTail::default();
+        let kept = tail.clone();
+        std::thread::spawn(move || {
+            let mut reader = reader;
+            let mut chunk = [0u8; 8192];
+            loop {
+                match reader.read(&mut chunk) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        let _ = std::io::stderr().write_all(&chunk[..n]);
+                        let mut held = kept.0.lock().unwrap_or_else(|e| e.into_inner());
+                        held.0.extend_from_slice(&chunk[..n]);
+                        let excess = held.0.len().saturating_sub(Self::KEEP);
+                        held.0.drain(..excess);
+                    }
+                }
+            }
+            kept.0.lock().unwrap_or_else(|e| e.into_inner()).1 = true;
+        });
+        tail
+    }
+
+    /// What was kept, once the stream has ended or `wait` has passed.
+    fn text(&self, wait: Duration) -> String {
+        let deadline = std::time::Instant::now() + wait;
+        loop {
+            {
+                let held = self.0.lock().unwrap_or_else(|e| e.into_inner());
+                if held.1 || std::time::Instant::now() >= deadline {
+                    return String::from_utf8_lossy(&held.0).into_owned();
+                }
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
 }
 
 /// How to start one driver.
@@ -166,6 +233,12 @@ impl Driver {
         if let Some(module) = &command.module {
             process.args(["--module", module]);
         }
+        // The target's temporary files go to the clause run's private
+        // directory, where the harness finds what it leaves (residue.rs).
+        if let Some(tmp) = crate::residue::this_clause_tmpdir() {
+            process.env("TMPDIR", tmp);
+        }
+        process.stderr(Stdio::piped());
         let (to_three, to_four) = (request_read.as_raw_fd(), reply_write.as_raw_fd());
         // SAFETY: between fork and exec the closure only calls dup2, which is
         // async-signal-safe; dup2 clears close-on-exec on the new descriptor.
@@ -177,7 +250,8 @@ impl Driver {
                 Ok(())
             });
         }
-        let child = process.spawn().map_err(started)?;
+        let mut child = process.spawn().map_err(started)?;
+        let stderr = StderrTail::follow(child.stderr.take().expect("piped"));
         drop(request_read);
         drop(reply_write);
         let mut driver = Driver {
@@ -197,6 +271,7 @@ impl Driver {
         let no_hello = |detail: String| DriverError::NoHello {
             interpreter: command.interpreter.clone(),
             detail,
+            stderr: stderr.text(Duration::from_secs(1)),
         };
         let line = match driver.read_line(Some(limit)) {
             Ok(line) => line,

@@ -2,6 +2,7 @@
 //! implementation, then cleans up after it (every descendant killed and
 //! reaped, descriptors checked) and writes the outcome as JSON.
 
+use crate::residue;
 use crate::target::Target;
 use crate::verdict::{ClauseMessage, Outcome, Verdict};
 use mpconform_ref::Fault;
@@ -76,6 +77,7 @@ fn private_stdout() -> std::fs::File {
 
 fn run_job(job: &ClauseJob, report: &std::fs::File) -> Outcome {
     let started = Instant::now();
+    let tmp = residue::ClauseTmp::create();
     let fds_before = open_fds();
     let hang = job.limit / 2;
     let mut outcome = Outcome {
@@ -87,10 +89,18 @@ fn run_job(job: &ClauseJob, report: &std::fs::File) -> Outcome {
         transcript: Vec::new(),
         leftover_processes: Vec::new(),
         leaked_fds: Vec::new(),
+        leaked_names: Vec::new(),
+        grace_millis: 0.0,
         stderr: String::new(),
         millis: 0.0,
         body_millis: 0.0,
     };
+    let mut shm_seen = BTreeSet::new();
+    if let Err(e) = &tmp {
+        outcome.verdict = Verdict::Error;
+        outcome.reason = Some(format!("cannot make the clause's temporary directory: {e}"));
+        return outcome;
+    }
     match job.target.open(job.fault, hang) {
         Err(e) => {
             outcome.verdict = Verdict::Error;
@@ -146,6 +156,7 @@ fn run_job(job: &ClauseJob, report: &std::fs::File) -> Outcome {
                     }
                 }
             }
+            shm_seen = residue::shm_in_use(&in_this_run());
             if outcome.verdict != Verdict::Pass {
                 // A clause that stopped early may leave children waiting at
                 // gates, and queues whose feeders wait for a reader that will
@@ -158,16 +169,45 @@ fn run_job(job: &ClauseJob, report: &std::fs::File) -> Outcome {
                 // The implementation's own end: terminate daemons, await the
                 // rest, flush the queues.
                 drop(implementation);
+                outcome.grace_millis =
+                    residue::await_children(residue::HELPER_GRACE).as_secs_f64() * 1000.0;
             }
         }
     }
+    shm_seen.extend(residue::shm_in_use(&in_this_run()));
+    let lingering: Vec<residue::Lingering> = residue::descendants(i64::from(std::process::id()))
+        .into_iter()
+        .map(|pid| residue::Lingering {
+            pid,
+            command: residue::command_line(pid),
+        })
+        .collect();
     outcome.leftover_processes.extend(kill_descendants());
+    outcome.leaked_names = residue::remove_left_shm(&shm_seen);
+    if let Ok(tmp) = tmp {
+        outcome.leaked_names.extend(tmp.finish());
+    }
     outcome.leaked_fds = open_fds().difference(&fds_before).copied().collect();
     if outcome.verdict == Verdict::Pass && !outcome.leftover_processes.is_empty() {
+        let shown: Vec<String> = outcome
+            .leftover_processes
+            .iter()
+            .map(|pid| match lingering.iter().find(|l| l.pid == *pid) {
+                Some(l) => l.to_string(),
+                None => pid.to_string(),
+            })
+            .collect();
         outcome.verdict = Verdict::Fail;
         outcome.reason = Some(format!(
-            "processes still running after the clause and its implementation ended: {:?}",
-            outcome.leftover_processes
+            "processes still running after the clause, its implementation and a {:?} grace for helpers ended: {}",
+            residue::HELPER_GRACE,
+            shown.join(", ")
+        ));
+    } else if outcome.verdict == Verdict::Pass && !outcome.leaked_names.is_empty() {
+        outcome.verdict = Verdict::Fail;
+        outcome.reason = Some(format!(
+            "named resources left behind after every process of the run ended (removed now): {}",
+            outcome.leaked_names.join(", ")
         ));
     } else if outcome.verdict == Verdict::Pass && !outcome.leaked_fds.is_empty() {
         outcome.verdict = Verdict::Fail;
@@ -178,6 +218,14 @@ fn run_job(job: &ClauseJob, report: &std::fs::File) -> Outcome {
     }
     outcome.body_millis = started.elapsed().as_secs_f64() * 1000.0;
     outcome
+}
+
+/// This process and every process below it.
+fn in_this_run() -> Vec<i32> {
+    let me = std::process::id();
+    let mut pids = residue::descendants(i64::from(me));
+    pids.push(me as i32);
+    pids
 }
 
 /// The descriptors open in this process.

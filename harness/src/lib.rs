@@ -16,6 +16,7 @@ pub mod loopback;
 pub mod matrix;
 pub mod report;
 pub mod repro;
+pub mod residue;
 pub mod runner;
 pub mod select;
 pub mod target;

@@ -36,7 +36,10 @@ pub fn counts(outcomes: &[Outcome]) -> BTreeMap<&'static str, usize> {
 pub fn human(run: &Run, target: &str, fault: Option<&str>) -> String {
     let mut text = String::new();
     for o in run.outcomes.iter().filter(|o| {
-        o.verdict != Verdict::Pass || !o.leftover_processes.is_empty() || !o.leaked_fds.is_empty()
+        o.verdict != Verdict::Pass
+            || !o.leftover_processes.is_empty()
+            || !o.leaked_fds.is_empty()
+            || !o.leaked_names.is_empty()
     }) {
         let _ = writeln!(
             text,
@@ -61,6 +64,13 @@ pub fn human(run: &Run, target: &str, fault: Option<&str>) -> String {
         }
         if !o.leaked_fds.is_empty() {
             let _ = writeln!(text, "  descriptors leaked: {:?}", o.leaked_fds);
+        }
+        if !o.leaked_names.is_empty() {
+            let _ = writeln!(
+                text,
+                "  named resources left (removed): {}",
+                o.leaked_names.join(", ")
+            );
         }
         if !o.transcript.is_empty() {
             let _ = writeln!(text, "  transcript:");

@@ -5,6 +5,7 @@
 
 use crate::error::HarnessError;
 use crate::groups;
+use crate::residue;
 use crate::target::Target;
 use crate::verdict::{ClauseMessage, Outcome, Verdict};
 use mpconform_ref::Fault;
@@ -149,9 +150,19 @@ fn run_one(
     // made; only a killed or crashed one leaves a group to clean up. Either
     // way the leader is unreaped here, so its group id is still its own.
     let clean = matches!(watched, Ok(false)) && reported.is_some();
+    // What a killed run's processes hold in /dev/shm, seen before they die.
+    let shm = if clean {
+        Default::default()
+    } else {
+        residue::shm_in_use(&residue::group_members(pid))
+    };
     let stray = groups::kill(pid, clean);
     let status = child.wait();
     groups::release(pid, clean);
+    let mut removed = residue::remove_left_shm(&shm);
+    removed.extend(residue::remove_clause_tmpdir(&residue::clause_tmpdir_of(
+        pid as u32,
+    )));
     let timed_out = watched?;
     let status = status?;
     err.drain();
@@ -192,6 +203,14 @@ fn run_one(
             )
         }
     };
+    if !removed.is_empty() {
+        outcome.reason = Some(format!(
+            "{}; the harness removed what its processes left: {}",
+            outcome.reason.as_deref().unwrap_or("killed"),
+            removed.join(", ")
+        ));
+        outcome.leaked_names.extend(removed);
+    }
     if outcome.verdict != Verdict::Pass {
         outcome.stderr = stderr;
     }
@@ -215,6 +234,8 @@ fn bare(
         transcript,
         leftover_processes: Vec::new(),
         leaked_fds: Vec::new(),
+        leaked_names: Vec::new(),
+        grace_millis: 0.0,
         stderr: String::new(),
         millis: 0.0,
         body_millis: 0.0,

@@ -71,6 +71,14 @@ pub struct Outcome {
     /// was dropped.
     #[serde(default)]
     pub leaked_fds: Vec<i32>,
+    /// Named resources the run left behind (/dev/shm entries, entries of
+    /// its private temporary directory), removed by the harness.
+    #[serde(default)]
+    pub leaked_names: Vec<String>,
+    /// How long the helpers the target started for itself took to end on
+    /// their own once the implementation had ended.
+    #[serde(default)]
+    pub grace_millis: f64,
     /// The clause process's standard error, when something went wrong.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub stderr: String,
