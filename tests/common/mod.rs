@@ -5,6 +5,8 @@
 
 use assert_cmd::Command;
 use serde_json::Value;
+use mpconform_harness::catalogue::Catalogue;
+use mpconform_harness::expectations::Expectations;
 use std::collections::BTreeMap;
 
 /// The built `mpconform` binary.
@@ -77,4 +79,61 @@ pub fn clause_ids() -> Vec<String> {
         .iter()
         .map(|c| c["id"].as_str().unwrap().to_string())
         .collect()
+}
+
+/// The targets file's targets, with why each is missing (if it is).
+pub fn targets() -> Vec<(String, Option<String>)> {
+    let output = mpconform()
+        .args(["targets", "--format", "json"])
+        .output()
+        .expect("mpconform targets runs");
+    let listing: Value = serde_json::from_slice(&output.stdout).expect("targets JSON");
+    listing
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|t| {
+            (
+                t["name"].as_str().expect("name").to_string(),
+                t["missing"].as_str().map(str::to_string),
+            )
+        })
+        .collect()
+}
+
+/// One line per clause run, in the suite's order: stable across runs (no
+/// pids, times or observed values; a run its expectations call flaky shows
+/// as such, whatever it came to).
+pub fn verdict_lines(report: &Value, expectations: &Expectations) -> String {
+    let mut text = String::new();
+    for o in report["outcomes"].as_array().expect("outcomes") {
+        let clause = o["clause"].as_str().unwrap_or("?");
+        let method = o["method"].as_str().unwrap_or("?");
+        if expectations
+            .entry_for(clause, method)
+            .is_some_and(|e| e.flaky)
+        {
+            text.push_str(&format!("{clause} [{method}]: flaky (expected)\n"));
+            continue;
+        }
+        let check = o["violation"]["check"]
+            .as_str()
+            .map(|c| format!(" at {c:?}"))
+            .unwrap_or_default();
+        text.push_str(&format!(
+            "{clause} [{method}]: {}{check}\n",
+            o["verdict"].as_str().unwrap_or("?"),
+        ));
+    }
+    text
+}
+
+/// The expectations of the targets file's target `name`.
+pub fn expectations_of(name: &str) -> Result<Expectations, libtest_mimic::Failed> {
+    let catalogue = Catalogue::load(None).map_err(|e| e.to_string())?;
+    let file = &catalogue.find(name).map_err(|e| e.to_string())?.expectations;
+    Ok(
+        Expectations::load(file, &|id| mpconform_spec::clauses::find(id).is_some())
+            .map_err(|e| e.to_string())?,
+    )
 }

@@ -1,0 +1,111 @@
+//! A wrapper gets exactly multiprocessing's verdicts: the two fixtures under
+//! tests/fixtures (`mpwrap`, a module that re-exports multiprocessing, and
+//! `mpkit`, a package of its own whose submodules have other names) run the
+//! whole suite on every CPython 3.8+ target this machine has, and their
+//! verdict lines must equal that target's snapshot (tests/snapshots), which
+//! tests/snapshots.rs proves is plain multiprocessing's. A missing target is
+//! an ignored test that says so.
+
+use libtest_mimic::{Arguments, Failed, Trial};
+
+mod common;
+
+const WRAPPERS: [&str; 2] = ["mpwrap", "mpkit"];
+
+/// The targets file's CPython targets from 3.8 on (the driver's wrapper
+/// fixtures use `from multiprocessing import *`, whose names 3.8 fixed).
+fn cpython_targets() -> Vec<(String, Option<String>)> {
+    common::targets()
+        .into_iter()
+        .filter(|(name, _)| {
+            name.strip_prefix("cpython-3.")
+                .and_then(|minor| minor.parse::<u32>().ok())
+                .is_some_and(|minor| minor >= 8)
+        })
+        .collect()
+}
+
+/// The interpreter of a present target, from `mpconform targets`.
+fn interpreter_of(name: &str) -> Result<String, Failed> {
+    let output = common::mpconform()
+        .args(["targets", "--format", "json"])
+        .output()
+        .map_err(|e| e.to_string())?;
+    let listing: serde_json::Value =
+        serde_json::from_slice(&output.stdout).map_err(|e| e.to_string())?;
+    listing
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|t| t["name"] == name)
+        .and_then(|t| t["target"].as_str())
+        .and_then(|t| t.strip_prefix("python:"))
+        .map(str::to_string)
+        .ok_or_else(|| format!("no interpreter for {name}").into())
+}
+
+fn same_verdicts(target: &str, wrapper: &str) -> Result<(), Failed> {
+    let expectations = common::expectations_of(target)?;
+    let interpreter = interpreter_of(target)?;
+    let snapshot = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/snapshots")
+        .join(format!("{target}.snap"));
+    let pinned = std::fs::read_to_string(&snapshot).map_err(|e| e.to_string())?;
+    // insta's header ends at the second `---` line.
+    let plain = pinned.splitn(3, "---\n").nth(2).unwrap_or("").trim_end();
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let lines = || {
+        let output = common::mpconform()
+            .env("PYTHONPATH", &fixtures)
+            .args(["run", "--format", "json", "-j", "2"])
+            .args(["--target", &format!("python:{interpreter}")])
+            .args(["--module", wrapper])
+            .output()
+            .expect("mpconform runs");
+        let report: serde_json::Value = serde_json::from_slice(&output.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&output.stderr)));
+        common::verdict_lines(&report, &expectations)
+    };
+    // A race of the implementation itself shows once; only a repeated
+    // difference fails (as in tests/snapshots.rs).
+    let first = lines();
+    if first.trim_end() == plain {
+        return Ok(());
+    }
+    let second = lines();
+    if second.trim_end() == plain {
+        eprintln!("wrappers: {wrapper} on {target} differed once, not twice (a race)");
+        return Ok(());
+    }
+    let differing: Vec<String> = second
+        .lines()
+        .zip(plain.lines())
+        .filter(|(a, b)| a != b)
+        .map(|(a, b)| format!("  {wrapper}: {a}\n  multiprocessing: {b}"))
+        .collect();
+    Err(format!(
+        "{wrapper} on {target} differs from plain multiprocessing ({}), twice:\n{}",
+        snapshot.display(),
+        differing.join("\n")
+    )
+    .into())
+}
+
+fn main() {
+    let args = Arguments::from_args();
+    let mut trials = Vec::new();
+    for (target, missing) in cpython_targets() {
+        for wrapper in WRAPPERS {
+            let name = format!("same_verdicts::{wrapper}::{target}");
+            trials.push(match &missing {
+                None => {
+                    let target = target.clone();
+                    Trial::test(name, move || same_verdicts(&target, wrapper))
+                }
+                Some(_) => Trial::test(format!("{name} (not on this machine)"), || Ok(()))
+                    .with_ignored_flag(true),
+            });
+        }
+    }
+    libtest_mimic::run(&args, trials).exit();
+}
