@@ -27,6 +27,7 @@ fn the_reference_follows_the_model() {
     let report = fuzz(
         &Target::Ref,
         None,
+        "fork",
         CASES,
         Some("tests/fuzz-regressions.txt"),
         Generator::Random,
@@ -46,8 +47,15 @@ fn every_ordering_and_accounting_fault_is_found() {
         let fault = Fault::from_name(name).expect("a known fault");
         // No seed file: a fault's findings are not regressions to replay.
         // Fixed cases: whether a fault is found must not depend on the draw.
-        let report = fuzz(&Target::Ref, Some(fault), CASES, None, Generator::Fixed)
-            .expect("the fuzzer runs");
+        let report = fuzz(
+            &Target::Ref,
+            Some(fault),
+            "fork",
+            CASES,
+            None,
+            Generator::Fixed,
+        )
+        .expect("the fuzzer runs");
         match report.finding {
             None => missed.push(*name),
             Some(finding) => assert!(

@@ -62,8 +62,13 @@ fn same_verdicts(target: &str, wrapper: &str) -> Result<(), Failed> {
             .args(["--module", wrapper])
             .output()
             .expect("mpconform runs");
-        let report: serde_json::Value = serde_json::from_slice(&output.stdout)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&output.stderr)));
+        let report: serde_json::Value =
+            serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+                panic!(
+                    "not JSON ({e}): {}",
+                    String::from_utf8_lossy(&output.stderr)
+                )
+            });
         common::verdict_lines(&report, &expectations)
     };
     // A race of the implementation itself shows once; only a repeated

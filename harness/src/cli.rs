@@ -62,6 +62,10 @@ enum Command {
         /// Run only the clauses covering this behaviour id (repeatable).
         #[arg(long = "behaviour")]
         behaviours: Vec<String>,
+        /// Run only under this start method (repeatable; default: each the
+        /// target has).
+        #[arg(long = "method")]
+        methods: Vec<String>,
         /// Clauses run at once (default: the number of CPUs).
         #[arg(short = 'j', long = "jobs")]
         jobs: Option<usize>,
@@ -94,6 +98,10 @@ enum Command {
         /// Run only the clauses covering this behaviour id (repeatable).
         #[arg(long = "behaviour")]
         behaviours: Vec<String>,
+        /// Run only under this start method (repeatable; default: each
+        /// target's own).
+        #[arg(long = "method")]
+        methods: Vec<String>,
         /// Run shard K of N (`K/N`): every N-th clause from the K-th.
         #[arg(long)]
         partition: Option<String>,
@@ -117,6 +125,10 @@ enum Command {
         clause: String,
         #[command(flatten)]
         against: Against,
+        /// Replay the clause's run under this start method (repeatable; the
+        /// first that does not pass is replayed).
+        #[arg(long = "method")]
+        methods: Vec<String>,
     },
     /// List the targets file's targets and whether this machine has them.
     Targets {
@@ -158,6 +170,9 @@ enum Command {
         /// Where failing seeds are kept and replayed from.
         #[arg(long, default_value = "mpconform-fuzz-seeds.txt")]
         seeds: String,
+        /// Fuzz under this start method (repeatable; default: fork).
+        #[arg(long = "method")]
+        methods: Vec<String>,
     },
     /// Fuzz in this process (`fuzz` re-executes itself with it, in a process
     /// group of its own).
@@ -169,6 +184,8 @@ enum Command {
         cases: u32,
         #[arg(long)]
         seeds: String,
+        #[arg(long = "method")]
+        methods: Vec<String>,
     },
     /// Run one clause in this process (the runner re-executes itself with it).
     #[command(name = "__clause", hide = true)]
@@ -295,12 +312,14 @@ fn dispatch(command: Command) -> Result<ExitCode, HarnessError> {
             against,
             clauses,
             behaviours,
+            methods,
             jobs,
             format,
             expectations,
             partition,
         } => {
             let (target, fault, limit) = against.resolve()?;
+            let methods = crate::select::methods(&methods)?;
             let expectations_file = match expectations {
                 Some(file) => Some(file),
                 None => named_expectations(&against)?,
@@ -324,6 +343,7 @@ fn dispatch(command: Command) -> Result<ExitCode, HarnessError> {
                 clauses: chosen,
                 jobs,
                 limit,
+                methods,
             };
             let human = matches!(format, Format::Human);
             let progress = |o: &crate::verdict::Outcome| {
@@ -358,12 +378,17 @@ fn dispatch(command: Command) -> Result<ExitCode, HarnessError> {
             targets_file,
             clauses,
             behaviours,
+            methods,
             partition,
             jobs,
             timeout,
             format,
             html,
         } => {
+            let methods = crate::select::methods(&methods)?;
+            if let Some(path) = &html {
+                check_writable(path)?;
+            }
             let limit = match Duration::try_from_secs_f64(timeout) {
                 Ok(limit) if !limit.is_zero() => limit,
                 _ => return Err(HarnessError::BadTimeout(timeout)),
@@ -379,7 +404,7 @@ fn dispatch(command: Command) -> Result<ExitCode, HarnessError> {
             }
             let columns = matrix_columns(&targets, &sets, targets_file.as_deref())?;
             let progress = |line: &str| eprintln!("{line}");
-            let m = crate::matrix::run(&columns, &chosen, jobs, limit, &progress);
+            let m = crate::matrix::run(&columns, &chosen, jobs, limit, &methods, &progress);
             match format {
                 MatrixFormat::Markdown => say(format_args!("{}", crate::matrix::markdown(&m))),
                 MatrixFormat::Json => say(format_args!(
@@ -388,7 +413,12 @@ fn dispatch(command: Command) -> Result<ExitCode, HarnessError> {
                 )),
             }
             if let Some(path) = html {
-                std::fs::write(&path, crate::matrix::html(&m))?;
+                std::fs::write(&path, crate::matrix::html(&m)).map_err(|source| {
+                    HarnessError::Output {
+                        path: path.display().to_string(),
+                        source,
+                    }
+                })?;
                 eprintln!("matrix page written to {}", path.display());
             }
             Ok(if m.all_as_expected() {
@@ -397,12 +427,17 @@ fn dispatch(command: Command) -> Result<ExitCode, HarnessError> {
                 ExitCode::from(1)
             })
         }
-        Command::Repro { clause, against } => {
+        Command::Repro {
+            clause,
+            against,
+            methods,
+        } => {
             let (target, _, limit) = against.resolve()?;
             let clause = clauses::find(&clause).ok_or(HarnessError::UnknownClause(clause))?;
+            let methods = crate::select::methods(&methods)?;
             say(format_args!(
                 "{}",
-                crate::repro::script(clause, &target, limit)?
+                crate::repro::script(clause, &target, limit, &methods)?
             ));
             Ok(ExitCode::SUCCESS)
         }
@@ -465,12 +500,14 @@ fn dispatch(command: Command) -> Result<ExitCode, HarnessError> {
             against,
             cases,
             seeds,
+            methods,
         } => {
             if cases == 0 {
                 return Err(HarnessError::NoCases);
             }
             // Bad input is refused here, before anything starts.
             against.resolve()?;
+            crate::select::methods(&methods)?;
             let mut args = vec![
                 "__fuzz".to_string(),
                 "--cases".into(),
@@ -478,6 +515,9 @@ fn dispatch(command: Command) -> Result<ExitCode, HarnessError> {
                 "--seeds".into(),
                 seeds,
             ];
+            for method in methods {
+                args.extend(["--method".to_string(), method]);
+            }
             args.extend(against.as_args());
             let status = crate::fuzz_process::run_isolated(&args)?;
             Ok(ExitCode::from(status))
@@ -486,31 +526,38 @@ fn dispatch(command: Command) -> Result<ExitCode, HarnessError> {
             against,
             cases,
             seeds,
+            methods,
         } => {
             let (target, fault, limit) = against.resolve()?;
             crate::fuzz_process::start_watchdog(limit);
-            let report = crate::fuzz::fuzz(
-                &target,
-                fault,
-                cases,
-                Some(&seeds),
-                crate::fuzz::Generator::Random,
-            )?;
-            match report.finding {
-                None => {
-                    say(format_args!(
-                        "fuzz against {target}: {} sequential and {} concurrent cases, no departure from the model\n",
+            let methods = if methods.is_empty() {
+                vec!["fork".to_string()]
+            } else {
+                methods
+            };
+            for method in &methods {
+                let report = crate::fuzz::fuzz(
+                    &target,
+                    fault,
+                    method,
+                    cases,
+                    Some(&seeds),
+                    crate::fuzz::Generator::Random,
+                )?;
+                match report.finding {
+                    None => say(format_args!(
+                        "fuzz against {target} [{method}]: {} sequential and {} concurrent cases, no departure from the model\n",
                         report.sequential_cases, report.concurrent_cases
-                    ));
-                    Ok(ExitCode::SUCCESS)
-                }
-                Some(finding) => {
-                    say(format_args!(
-                        "fuzz against {target}: a departure from the model, shrunk to a minimal case\n{finding}\n"
-                    ));
-                    Ok(ExitCode::from(1))
+                    )),
+                    Some(finding) => {
+                        say(format_args!(
+                            "fuzz against {target} [{method}]: a departure from the model, shrunk to a minimal case\n{finding}\n"
+                        ));
+                        return Ok(ExitCode::from(1));
+                    }
                 }
             }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Clause {
             against,
@@ -529,6 +576,21 @@ fn dispatch(command: Command) -> Result<ExitCode, HarnessError> {
             Ok(ExitCode::from(run_in_this_process(&job) as u8))
         }
     }
+}
+
+/// Refuses an output path that cannot be written, before any work starts:
+/// the file is created (or opened for appending, so nothing is lost) and
+/// left for the run to fill.
+fn check_writable(path: &std::path::Path) -> Result<(), HarnessError> {
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .map(drop)
+        .map_err(|source| HarnessError::Output {
+            path: path.display().to_string(),
+            source,
+        })
 }
 
 /// The expectations file of a target given by name, if it was.
@@ -629,6 +691,9 @@ struct ClauseListing {
     statement: String,
     notes: String,
     needs: Vec<String>,
+    /// `each` (every start method the target has), `once` (the first: the
+    /// os layer), or the list of the only methods it runs under.
+    methods: serde_json::Value,
 }
 
 /// Collapses the whitespace that line-wrapped source text leaves.
@@ -646,6 +711,11 @@ fn print_list(format: Format) {
             statement: one_line(c.statement),
             notes: one_line(c.notes),
             needs: c.needs.iter().map(|n| format!("{n:?}")).collect(),
+            methods: match c.methods {
+                mpconform_spec::Methods::Each => "each".into(),
+                mpconform_spec::Methods::Any => "once".into(),
+                mpconform_spec::Methods::Only(only) => only.to_vec().into(),
+            },
         })
         .collect();
     print_listing(format, &listing, |c| {

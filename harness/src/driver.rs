@@ -70,13 +70,27 @@ fn stderr_lines(tail: &str) -> String {
 #[derive(Clone, Default)]
 struct StderrTail(std::sync::Arc<std::sync::Mutex<(Vec<u8>, bool)>>);
 
+/// The threads that follow drivers' standard error in this process.
+static FOLLOWERS: std::sync::Mutex<Vec<std::thread::JoinHandle<()>>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// Waits until every driver's standard error has reached its end and its
+/// descriptor is closed; call it once every process that could hold the
+/// pipe's write end has ended (the clause process's leak check counts it).
+pub fn await_stderr_followers() {
+    let followers = std::mem::take(&mut *FOLLOWERS.lock().unwrap_or_else(|e| e.into_inner()));
+    for follower in followers {
+        let _ = follower.join();
+    }
+}
+
 impl StderrTail {
     const KEEP: usize = 4096;
 
     fn follow(reader: std::process::ChildStderr) -> StderrTail {
         let tail = StderrTail::default();
         let kept = tail.clone();
-        std::thread::spawn(move || {
+        let follower = std::thread::spawn(move || {
             let mut reader = reader;
             let mut chunk = [0u8; 8192];
             loop {
@@ -93,6 +107,10 @@ impl StderrTail {
             }
             kept.0.lock().unwrap_or_else(|e| e.into_inner()).1 = true;
         });
+        FOLLOWERS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(follower);
         tail
     }
 

@@ -26,6 +26,19 @@ pub enum HarnessError {
     Expectations(#[from] crate::expectations::ExpectationsError),
     #[error("repro writes Python for a python:INTERPRETER target, not '{0}'")]
     ReproNeedsDriver(String),
+    #[error("unknown start method '{0}': expected one of {KNOWN}", KNOWN = crate::select::START_METHODS.join(", "))]
+    UnknownMethod(String),
+    #[error("{target} has no start method {asked} (it has: {has})")]
+    NoSuchMethod {
+        target: String,
+        asked: String,
+        has: String,
+    },
+    #[error("cannot write {path}: {source}")]
+    Output {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("no clause matches the filters")]
     NothingSelected,
     #[error("--iterations must be at least 1")]

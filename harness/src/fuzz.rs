@@ -702,16 +702,17 @@ fn run_concurrent(s: &mut Session, w: &Workload) -> Result<(), Stop> {
 fn with_session(
     target: &Target,
     fault: Option<Fault>,
+    method: &str,
     body: impl FnOnce(&mut Session) -> Result<(), Stop>,
 ) -> Result<(), TestCaseError> {
     let mut implementation: Box<dyn Implementation> = target
         .open(fault, HANG)
         .map_err(|e| TestCaseError::fail(e.to_string()))?;
     let result = {
-        let mut session = Session::new(implementation.as_mut(), "fork", HANG);
+        let mut session = Session::new(implementation.as_mut(), method, HANG);
         session
             .call(Call::UseStartMethod {
-                method: "fork".into(),
+                method: method.into(),
             })
             .and_then(|_| body(&mut session))
     };
@@ -767,6 +768,7 @@ fn new_runner(config: Config, generator: Generator) -> TestRunner {
 pub fn fuzz(
     target: &Target,
     fault: Option<Fault>,
+    method: &str,
     cases: u32,
     seeds: Option<&str>,
     generator: Generator,
@@ -791,7 +793,7 @@ pub fn fuzz(
     let strategy = QueueModel::sequential_strategy(1..24);
     let result = runner.run(&strategy, |(init, ops, seen)| {
         watch_case(sequential_program(&init, &ops));
-        let result = with_session(target, fault, |s| {
+        let result = with_session(target, fault, method, |s| {
             run_sequential(s, &init, &ops, seen.as_deref())
         });
         case_ended();
@@ -809,7 +811,7 @@ pub fn fuzz(
     let mut runner = new_runner(config(seeds), generator);
     let result = runner.run(&workloads(), |w| {
         watch_case(concurrent_program(&w));
-        let result = with_session(target, fault, |s| run_concurrent(s, &w));
+        let result = with_session(target, fault, method, |s| run_concurrent(s, &w));
         case_ended();
         result
     });

@@ -183,6 +183,8 @@ fn run_job(job: &ClauseJob, report: &std::fs::File) -> Outcome {
         })
         .collect();
     outcome.leftover_processes.extend(kill_descendants());
+    // Every writer of a driver's stderr pipe has ended: its reader closes.
+    crate::driver::await_stderr_followers();
     outcome.leaked_names = residue::remove_left_shm(&shm_seen);
     if let Ok(tmp) = tmp {
         outcome.leaked_names.extend(tmp.finish());

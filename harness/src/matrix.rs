@@ -99,6 +99,7 @@ pub fn run(
     clauses: &[&'static Clause],
     jobs: usize,
     limit: Duration,
+    methods: &[String],
     progress: &(dyn Fn(&str) + Sync),
 ) -> Matrix {
     let started = Instant::now();
@@ -128,6 +129,7 @@ pub fn run(
             clauses: clauses.to_vec(),
             jobs,
             limit,
+            methods: methods.to_vec(),
         };
         let began = Instant::now();
         let each = |o: &Outcome| {
@@ -147,7 +149,14 @@ pub fn run(
         match runner::run(&plan, &each) {
             Ok(run) => {
                 result.version = Some(format!("{} {}", run.info.name, run.info.version));
-                result.start_methods = run.info.start_methods.clone();
+                // The methods it ran under: its own, less those --method left out.
+                result.start_methods = run
+                    .info
+                    .start_methods
+                    .iter()
+                    .filter(|m| methods.is_empty() || methods.contains(m))
+                    .cloned()
+                    .collect();
                 result.outcomes = run
                     .outcomes
                     .iter()

@@ -54,27 +54,30 @@ pub fn script(
     clause: &'static Clause,
     target: &Target,
     limit: Duration,
+    methods: &[String],
 ) -> Result<String, HarnessError> {
     let Target::Python(command) = target else {
         return Err(HarnessError::ReproNeedsDriver(target.to_string()));
     };
-    let run_on = |t: &Target| -> Result<Vec<Outcome>, HarnessError> {
+    let run_on = |t: &Target, methods: &[String]| -> Result<Vec<Outcome>, HarnessError> {
         let plan = Plan {
             target: t.clone(),
             fault: None,
             clauses: vec![clause],
             jobs: 2,
             limit,
+            methods: methods.to_vec(),
         };
         Ok(runner::run(&plan, &|_| {})?.outcomes)
     };
-    let outcomes = run_on(target)?;
+    let outcomes = run_on(target, methods)?;
     let chosen = outcomes
         .iter()
         .find(|o| o.verdict != Verdict::Pass)
         .or(outcomes.first())
         .ok_or_else(|| HarnessError::Open("the target ran no clause".into()))?;
-    let reference = run_on(&Target::Ref)?;
+    // The reference has fork alone: its run is the comparison, whatever method.
+    let reference = run_on(&Target::Ref, &[])?;
     let reference_calls: Vec<(&Call, &Result<Value, CallError>)> = reference
         .first()
         .map(|o| calls_of(&o.transcript))

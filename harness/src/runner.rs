@@ -25,6 +25,8 @@ pub struct Plan {
     pub clauses: Vec<&'static Clause>,
     pub jobs: usize,
     pub limit: Duration,
+    /// Only these start methods (of those the target has); empty: all.
+    pub methods: Vec<String>,
 }
 
 /// What a run came to.
@@ -42,7 +44,19 @@ pub fn run(plan: &Plan, progress: &(dyn Fn(&Outcome) + Sync)) -> Result<Run, Har
     groups::guard_run();
     let exe = std::env::current_exe()?;
     let info = plan.target.open(None, plan.limit)?.describe();
-    let methods = info.start_methods.clone();
+    let methods: Vec<String> = info
+        .start_methods
+        .iter()
+        .filter(|m| plan.methods.is_empty() || plan.methods.contains(m))
+        .cloned()
+        .collect();
+    if methods.is_empty() {
+        return Err(HarnessError::NoSuchMethod {
+            target: plan.target.to_string(),
+            asked: plan.methods.join(", "),
+            has: info.start_methods.join(", "),
+        });
+    }
     let work: Vec<(&'static Clause, &str)> = plan
         .clauses
         .iter()

@@ -3,6 +3,20 @@
 use crate::error::HarnessError;
 use mpconform_spec::{behaviours, clauses, Clause};
 
+/// The start methods a `--method` may name: CPython's three, and the ones
+/// ports add (loky's own `loky`).
+pub const START_METHODS: [&str; 4] = ["fork", "spawn", "forkserver", "loky"];
+
+/// The `--method` names, checked before any work starts.
+pub fn methods(names: &[String]) -> Result<Vec<String>, HarnessError> {
+    for name in names {
+        if !START_METHODS.contains(&name.as_str()) {
+            return Err(HarnessError::UnknownMethod(name.clone()));
+        }
+    }
+    Ok(names.to_vec())
+}
+
 /// The clauses named by `ids` or covering `behaviour_ids`, in suite order;
 /// all of them when both are empty.
 pub fn select(

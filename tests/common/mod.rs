@@ -4,9 +4,9 @@
 #![allow(dead_code)]
 
 use assert_cmd::Command;
-use serde_json::Value;
 use mpconform_harness::catalogue::Catalogue;
 use mpconform_harness::expectations::Expectations;
+use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// The built `mpconform` binary.
@@ -131,7 +131,10 @@ pub fn verdict_lines(report: &Value, expectations: &Expectations) -> String {
 /// The expectations of the targets file's target `name`.
 pub fn expectations_of(name: &str) -> Result<Expectations, libtest_mimic::Failed> {
     let catalogue = Catalogue::load(None).map_err(|e| e.to_string())?;
-    let file = &catalogue.find(name).map_err(|e| e.to_string())?.expectations;
+    let file = &catalogue
+        .find(name)
+        .map_err(|e| e.to_string())?
+        .expectations;
     Ok(
         Expectations::load(file, &|id| mpconform_spec::clauses::find(id).is_some())
             .map_err(|e| e.to_string())?,
