@@ -527,7 +527,15 @@ def _collect(node, out):
 # Process classes
 
 
-_SUBCLASSES = {}
+_CPYTHON_METHODS = ('fork', 'spawn', 'forkserver')
+
+
+def _subclasses():
+    """The process subclasses made in this process, by key. Kept on the sys
+    module, not in a global of this file: a pickler that copies this
+    file's functions by value (loky's cloudpickle does, for __main__) gives
+    them a namespace of their own, where a module global may be missing."""
+    return sys.__dict__.setdefault('_mpconform_subclasses', {})
 
 
 def _base_class(api, context):
@@ -550,7 +558,7 @@ def _subclass_reduce(self):
 
 
 def _subclass(key):
-    cls = _SUBCLASSES.get(key)
+    cls = _subclasses().get(key)
     if cls is None:
         modname, api_context, name, context, overrides = key
         ns = {'__reduce__': _subclass_reduce, '_mpconform_key': key,
@@ -561,7 +569,7 @@ def _subclass(key):
         cls = type(_native(name), (base,), ns)
         if not PY2:
             cls.__qualname__ = name
-        _SUBCLASSES[key] = cls
+        _subclasses()[key] = cls
     return cls
 
 
@@ -570,6 +578,7 @@ def _rebuild_process(key, state):
     obj = cls.__new__(cls)
     obj.__dict__.update(state)
     return obj
+
 
 
 # ---------------------------------------------------------------------------
@@ -1188,7 +1197,18 @@ class Driver(object):
         return handle_value(h)
 
     def call_process_start(self, req):
-        return to_value(self._process(req).start(), self.ctx)
+        p = self._process(req)
+        if (hasattr(type(p), '_mpconform_key') and self.context is not None
+                and _as_text(self.module.get_start_method()) not in _CPYTHON_METHODS):
+            # The driver's Process subclasses travel by a __reduce__ that
+            # rebuilds them from this file; a start method that neither
+            # forks nor re-imports the main module as __mp_main__ (loky's
+            # fork+exec with cloudpickle) copies __main__'s functions by
+            # value instead, and the rebuilt class cannot be made there.
+            raise Unsupported("a Process subclass made by the driver, under start "
+                              "method %r (it does not re-import the driver's main module)"
+                              % _as_text(self.module.get_start_method()))
+        return to_value(p.start(), self.ctx)
 
     def call_process_run(self, req):
         return to_value(self._process(req).run(), self.ctx)

@@ -60,6 +60,14 @@ struct Entry {
     pip: Vec<String>,
     /// The Debian package that provides the interpreter.
     apt: Option<String>,
+    /// The `cargo install` arguments that build the interpreter (into
+    /// cargo's bin directory): crate, `--version`, features, ...
+    #[serde(default)]
+    cargo: Vec<String>,
+    /// Installed only when `mpconform setup NAME` names it (a build too slow
+    /// for every CI run, such as RustPython's).
+    #[serde(default)]
+    on_request: bool,
     /// The module that plays multiprocessing (default multiprocessing).
     module: Option<String>,
     /// The expectations file, relative to the targets file (default
@@ -176,9 +184,22 @@ impl Catalogue {
             let missing = if interpreter_exists(&interpreter) {
                 None
             } else {
-                Some(match (&entry.apt, &entry.venv) {
-                    (Some(package), _) => format!("{interpreter} not found (`mpconform setup` installs apt package {package})"),
-                    (_, Some(_)) => format!("{interpreter} not found (`mpconform setup` makes the virtual environment)"),
+                let setup = if entry.on_request {
+                    format!("`mpconform setup {name}`")
+                } else {
+                    "`mpconform setup`".to_string()
+                };
+                Some(match (&entry.apt, &entry.venv, entry.cargo.is_empty()) {
+                    (Some(package), _, _) => {
+                        format!("{interpreter} not found ({setup} installs apt package {package})")
+                    }
+                    (_, Some(_), _) => {
+                        format!("{interpreter} not found ({setup} makes the virtual environment)")
+                    }
+                    (_, _, false) => format!(
+                        "{interpreter} not found ({setup} builds it with cargo install {})",
+                        entry.cargo.join(" ")
+                    ),
                     _ => format!("{interpreter} not found"),
                 })
             };
@@ -244,11 +265,31 @@ impl Catalogue {
         members.iter().map(|m| self.find(m)).collect()
     }
 
-    /// Installs every missing target that says how: the apt package, the
-    /// virtual environment and its pinned packages. `say` sees each step.
-    pub fn setup(&self, say: &dyn Fn(&str)) -> Result<(), CatalogueError> {
-        for target in self.targets.iter().filter(|t| !t.present()) {
+    /// Installs the missing targets that say how: the apt package, the
+    /// virtual environment and its pinned packages, the cargo build. With no
+    /// names, every one not marked `on_request`; with names, those (checked
+    /// first). `say` sees each step.
+    pub fn setup(&self, names: &[String], say: &dyn Fn(&str)) -> Result<(), CatalogueError> {
+        for name in names {
+            self.find(name)?;
+        }
+        let wanted = |t: &&Named| {
+            if names.is_empty() {
+                !t.entry.on_request
+            } else {
+                names.contains(&t.name)
+            }
+        };
+        for target in self.targets.iter().filter(wanted) {
+            if target.present() {
+                continue;
+            }
             let entry = &target.entry;
+            if !entry.cargo.is_empty() {
+                let mut cargo = std::process::Command::new("cargo");
+                cargo.arg("install").args(&entry.cargo);
+                run_step(&target.name, say, cargo)?;
+            }
             if let Some(package) = &entry.apt {
                 let mut apt = std::process::Command::new("apt-get");
                 apt.args(["install", "-y", "-q", package]);
@@ -266,7 +307,7 @@ impl Catalogue {
                     run_step(&target.name, say, pip)?;
                 }
             }
-            if entry.apt.is_none() && entry.venv.is_none() {
+            if entry.apt.is_none() && entry.venv.is_none() && entry.cargo.is_empty() {
                 say(&format!(
                     "{}: missing, and the targets file says no way to install it",
                     target.name

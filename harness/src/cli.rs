@@ -140,6 +140,8 @@ enum Command {
     /// Install the targets this machine lacks (apt packages, virtual
     /// environments with pinned packages).
     Setup {
+        /// Only these targets (default: every one not marked `on_request`).
+        names: Vec<String>,
         #[arg(long = "targets")]
         targets_file: Option<std::path::PathBuf>,
     },
@@ -449,9 +451,12 @@ fn dispatch(command: Command) -> Result<ExitCode, HarnessError> {
             print_targets(&catalogue, format);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Setup { targets_file } => {
+        Command::Setup {
+            names,
+            targets_file,
+        } => {
             let catalogue = Catalogue::load(targets_file.as_deref())?;
-            catalogue.setup(&|line| eprintln!("setup: {line}"))?;
+            catalogue.setup(&names, &|line| eprintln!("setup: {line}"))?;
             let after = Catalogue::load(targets_file.as_deref())?;
             print_targets(&after, Format::Human);
             Ok(ExitCode::SUCCESS)
