@@ -148,6 +148,13 @@ pub fn run(
         };
         match runner::run(&plan, &each) {
             Ok(run) => {
+                if !run.unattributed.is_empty() {
+                    progress(&format!(
+                        "    {}: left during its run and named by no verdict (not removed): {}",
+                        column.name,
+                        run.unattributed.join(", ")
+                    ));
+                }
                 result.version = Some(format!("{} {}", run.info.name, run.info.version));
                 // The methods it ran under: its own, less those --method left out.
                 result.start_methods = run

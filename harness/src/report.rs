@@ -108,6 +108,13 @@ pub fn human(run: &Run, target: &str, fault: Option<&str>) -> String {
         summary.join(", "),
         run.wall.as_secs_f64()
     );
+    if !run.unattributed.is_empty() {
+        let _ = writeln!(
+            text,
+            "left during the run and named by no verdict (not removed): {}",
+            run.unattributed.join(", ")
+        );
+    }
     text
 }
 
@@ -145,6 +152,7 @@ struct JsonRun<'a> {
     isolation_overhead_ms: Option<f64>,
     counts: BTreeMap<&'static str, usize>,
     outcomes: &'a [Outcome],
+    unattributed: &'a [String],
 }
 
 pub fn json(run: &Run, target: &str, fault: Option<&str>) -> String {
@@ -155,6 +163,7 @@ pub fn json(run: &Run, target: &str, fault: Option<&str>) -> String {
         isolation_overhead_ms: isolation_overhead(&run.outcomes),
         counts: counts(&run.outcomes),
         outcomes: &run.outcomes,
+        unattributed: &run.unattributed,
     })
     .expect("reports serialize")
 }

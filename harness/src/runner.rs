@@ -35,12 +35,33 @@ pub struct Run {
     pub info: mpconform_spec::ImplInfo,
     pub outcomes: Vec<Outcome>,
     pub wall: Duration,
+    /// Names that appeared in /dev/shm or as `pymp-*` / `mpconform-*` in the
+    /// temporary directory during the run and are still there, that no
+    /// outcome names (another program's, or a leak no clause run could be
+    /// held to): shown, never removed.
+    pub unattributed: Vec<String>,
+}
+
+/// /dev/shm's names and the temporary directory's `pymp-*` and
+/// `mpconform-*` ones (the harness's own driver copies aside).
+fn residue_names() -> std::collections::BTreeSet<String> {
+    let mut names = residue::shm_names();
+    if let Ok(dir) = std::fs::read_dir(std::env::temp_dir()) {
+        for entry in dir.filter_map(|e| e.ok()) {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with("pymp-") || name.starts_with("mpconform-clause-") {
+                names.insert(entry.path().display().to_string());
+            }
+        }
+    }
+    names
 }
 
 /// Runs every clause of the plan under every start method the target has;
 /// `progress` sees each outcome as it arrives.
 pub fn run(plan: &Plan, progress: &(dyn Fn(&Outcome) + Sync)) -> Result<Run, HarnessError> {
     let started = Instant::now();
+    let names_before = residue_names();
     groups::guard_run();
     let exe = std::env::current_exe()?;
     let info = plan.target.open(None, plan.limit)?.describe();
@@ -101,16 +122,26 @@ pub fn run(plan: &Plan, progress: &(dyn Fn(&Outcome) + Sync)) -> Result<Run, Har
     if let Some(e) = failure.into_inner().expect("threads joined") {
         return Err(e);
     }
-    let outcomes = results
+    let outcomes: Vec<Outcome> = results
         .into_inner()
         .expect("threads joined")
         .into_iter()
         .flatten()
         .collect();
+    let named: std::collections::BTreeSet<&String> = outcomes
+        .iter()
+        .flat_map(|o: &Outcome| &o.leaked_names)
+        .collect();
+    let unattributed = residue_names()
+        .difference(&names_before)
+        .filter(|n| !named.contains(n))
+        .cloned()
+        .collect();
     Ok(Run {
         info,
         outcomes,
         wall: started.elapsed(),
+        unattributed,
     })
 }
 
