@@ -33,6 +33,11 @@ fn list_json_covers_every_process_and_os_behaviour() {
         assert!(covered.contains(&id), "no clause covers {id}");
     }
     for clause in list.as_array().unwrap() {
+        let methods = &clause["methods"];
+        assert!(
+            methods == "each" || methods == "once" || methods.is_array(),
+            "{clause:#}: methods"
+        );
         for field in ["id", "statement", "notes"] {
             assert!(
                 !clause[field].as_str().unwrap().is_empty(),
@@ -50,7 +55,7 @@ fn list_json_covers_every_process_and_os_behaviour() {
 #[case(&["run", "--clause", "P99-nothing"], "error: unknown clause 'P99-nothing' (see `mpconform list`)")]
 #[case(&["run", "--behaviour", "Z01"], "error: unknown behaviour 'Z01' (see BEHAVIOURS.md)")]
 #[case(&["run", "--fault", "no-such-fault"], "error: unknown fault 'no-such-fault' (see `mpconform faults`)")]
-#[case(&["run", "--target", "nowhere"], "error: unknown target 'nowhere' (the targets file targets.toml has: cpython-2.7, cpython-3.6, cpython-3.7, cpython-3.8, cpython-3.9, cpython-3.10, cpython-3.11, cpython-3.12, cpython-3.13, python3, pypy3, billiard, multiprocess)")]
+#[case(&["run", "--target", "nowhere"], "error: unknown target 'nowhere' (the targets file targets.toml has: cpython-2.7, cpython-3.6, cpython-3.7, cpython-3.8, cpython-3.9, cpython-3.10, cpython-3.11, cpython-3.12, cpython-3.13, python3, pypy3, billiard, multiprocess, rustpython, loky)")]
 #[case(&["run", "--target", "python:/nowhere/python"], "error: no interpreter '/nowhere/python': give a path to one, or the name of a program in PATH")]
 #[case(&["run", "--target", "ref", "--module", "billiard"], "error: --module applies to a python:INTERPRETER target, not 'ref'")]
 #[case(&["run", "--partition", "3/2"], "error: --partition takes K/N with 1 <= K <= N, not '3/2'")]
@@ -62,6 +67,12 @@ fn list_json_covers_every_process_and_os_behaviour() {
 #[case(&["run", "-j", "0"], "error: -j must be at least 1")]
 #[case(&["run", "--no-such-flag"], "error: unexpected argument '--no-such-flag' found")]
 #[case(&["frobnicate"], "error: unrecognized subcommand 'frobnicate'")]
+#[case(&["run", "--method", "sporn"], "error: unknown start method 'sporn': expected one of fork, spawn, forkserver, loky")]
+#[case(&["matrix", "--method", "sporn"], "error: unknown start method 'sporn': expected one of fork, spawn, forkserver, loky")]
+#[case(&["fuzz", "--method", "sporn"], "error: unknown start method 'sporn': expected one of fork, spawn, forkserver, loky")]
+#[case(&["run", "--target", "ref", "--method", "spawn"], "error: ref has no start method spawn (it has: fork)")]
+#[case(&["matrix", "--target", "ref", "--html", "/nonexistent-dir/matrix.html"], "error: cannot write /nonexistent-dir/matrix.html: No such file or directory (os error 2)")]
+#[case(&["setup", "nosuch"], "error: unknown target 'nosuch' (the targets file targets.toml has: cpython-2.7, cpython-3.6, cpython-3.7, cpython-3.8, cpython-3.9, cpython-3.10, cpython-3.11, cpython-3.12, cpython-3.13, python3, pypy3, billiard, multiprocess, rustpython, loky)")]
 fn bad_input_gives_one_line_and_status_2(#[case] args: &[&str], #[case] line: &str) {
     let output = mpconform().args(args).output().unwrap();
     assert_eq!(output.status.code(), Some(2));

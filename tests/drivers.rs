@@ -83,3 +83,21 @@ fn a_driver_of_another_protocol_is_refused_in_one_line() {
         "error: cannot open the implementation: the driver speaks protocol 2, this harness speaks 1\n"
     );
 }
+
+#[test]
+fn a_driver_that_dies_before_its_hello_shows_its_stderr_in_one_line() {
+    let output = common::mpconform()
+        .env("MPCONFORM_DRIVER", fake("nohello"))
+        .args(["run", "--target", "python:python3"])
+        .output()
+        .expect("mpconform runs");
+    assert_eq!(output.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.ends_with(
+            "(stderr: Traceback (most recent call last): | File \"x\", line 1 | AttributeError: module 'os' has no attribute 'mkfifo')\n"
+        ),
+        "{stderr}"
+    );
+}

@@ -90,6 +90,10 @@ impl StderrTail {
     fn follow(reader: std::process::ChildStderr) -> StderrTail {
         let tail = StderrTail::default();
         let kept = tail.clone();
+        // In a clause's process, the driver's stderr belongs to the clause's
+        // report (the runner keeps it); in the runner's own probe of the
+        // hello, only the tail in the error line is wanted.
+        let pass_on = crate::residue::this_clause_tmpdir().is_some();
         let follower = std::thread::spawn(move || {
             let mut reader = reader;
             let mut chunk = [0u8; 8192];
@@ -97,7 +101,9 @@ impl StderrTail {
                 match reader.read(&mut chunk) {
                     Ok(0) | Err(_) => break,
                     Ok(n) => {
-                        let _ = std::io::stderr().write_all(&chunk[..n]);
+                        if pass_on {
+                            let _ = std::io::stderr().write_all(&chunk[..n]);
+                        }
                         let mut held = kept.0.lock().unwrap_or_else(|e| e.into_inner());
                         held.0.extend_from_slice(&chunk[..n]);
                         let excess = held.0.len().saturating_sub(Self::KEEP);
@@ -253,10 +259,15 @@ impl Driver {
         }
         // The target's temporary files go to the clause run's private
         // directory, where the harness finds what it leaves (residue.rs).
-        if let Some(tmp) = crate::residue::this_clause_tmpdir() {
+        if let Some(tmp) = crate::residue::target_tmpdir() {
             process.env("TMPDIR", tmp);
         }
         process.stderr(Stdio::piped());
+        if crate::residue::this_clause_tmpdir().is_none() {
+            // The runner's own probe of the hello: what the target prints
+            // must not reach the run's report on standard output.
+            process.stdout(Stdio::null());
+        }
         let (to_three, to_four) = (request_read.as_raw_fd(), reply_write.as_raw_fd());
         // SAFETY: between fork and exec the closure only calls dup2, which is
         // async-signal-safe; dup2 clears close-on-exec on the new descriptor.

@@ -6,7 +6,6 @@ use crate::residue;
 use crate::target::Target;
 use crate::verdict::{ClauseMessage, Outcome, Verdict};
 use mpconform_ref::Fault;
-use mpconform_spec::observe::children_of;
 use mpconform_spec::{Call, Clause, Session, Stop};
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -163,7 +162,7 @@ fn run_job(job: &ClauseJob, report: &std::fs::File) -> Outcome {
                 // never come: end the children, and skip the implementation's
                 // own end, which would wait for those feeders as CPython's
                 // does (the process ends soon anyway).
-                outcome.leftover_processes = kill_descendants();
+                outcome.leftover_processes = residue::kill_descendants();
                 std::mem::forget(implementation);
             } else {
                 // The implementation's own end: terminate daemons, await the
@@ -182,7 +181,9 @@ fn run_job(job: &ClauseJob, report: &std::fs::File) -> Outcome {
             command: residue::command_line(pid),
         })
         .collect();
-    outcome.leftover_processes.extend(kill_descendants());
+    outcome
+        .leftover_processes
+        .extend(residue::kill_descendants());
     // Every writer of a driver's stderr pipe has ended: its reader closes.
     crate::driver::await_stderr_followers();
     outcome.leaked_names = residue::remove_left_shm(&shm_seen);
@@ -244,30 +245,4 @@ fn open_fds() -> BTreeSet<i32> {
         // SAFETY: F_GETFD only queries the descriptor's flags.
         .filter(|fd| unsafe { libc::fcntl(*fd, libc::F_GETFD) } >= 0)
         .collect()
-}
-
-/// Kills every process left below this one and reaps them all (zombies of
-/// orphans included); returns the pids that were still alive.
-fn kill_descendants() -> Vec<i32> {
-    let me = i64::from(std::process::id());
-    let mut killed = Vec::new();
-    loop {
-        let children = children_of(me);
-        if children.is_empty() {
-            break;
-        }
-        for child in &children {
-            if child.state != 'Z' {
-                killed.push(child.pid);
-                // SAFETY: kill takes a pid and a signal number.
-                unsafe { libc::kill(child.pid, libc::SIGKILL) };
-            }
-        }
-        for child in children {
-            let mut status = 0;
-            // SAFETY: waitpid on our own child with a valid status pointer.
-            unsafe { libc::waitpid(child.pid, &mut status, 0) };
-        }
-    }
-    killed
 }

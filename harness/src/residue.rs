@@ -42,6 +42,34 @@ pub fn this_clause_tmpdir() -> Option<&'static Path> {
     THIS_CLAUSE_TMPDIR.get().map(PathBuf::as_path)
 }
 
+static PROBE_TMPDIR: std::sync::Mutex<Option<PathBuf>> = std::sync::Mutex::new(None);
+
+/// The temporary directory a target gets: the clause run's, or the runner's
+/// probe's while it reads a target's hello.
+pub fn target_tmpdir() -> Option<PathBuf> {
+    this_clause_tmpdir().map(Path::to_path_buf).or_else(|| {
+        PROBE_TMPDIR
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    })
+}
+
+/// Runs `probe` (the runner's open of a target, for its hello) with a
+/// private temporary directory of its own; returns what it returned and the
+/// names it left there (removed).
+pub fn with_probe_tmpdir<T>(probe: impl FnOnce() -> T) -> (T, Vec<String>) {
+    let path = std::env::temp_dir().join(format!("mpconform-probe-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&path);
+    let made = std::fs::create_dir(&path).is_ok();
+    if made {
+        *PROBE_TMPDIR.lock().unwrap_or_else(|e| e.into_inner()) = Some(path.clone());
+    }
+    let result = probe();
+    *PROBE_TMPDIR.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    (result, remove_clause_tmpdir(&path))
+}
+
 /// A clause run's private temporary directory.
 pub struct ClauseTmp {
     path: PathBuf,
@@ -100,42 +128,56 @@ pub fn group_members(group: i32) -> Vec<i32> {
         .collect()
 }
 
-/// The names under /dev/shm that any of `pids` has mapped or open (and not
-/// yet unlinked).
-pub fn shm_in_use(pids: &[i32]) -> BTreeSet<String> {
-    let mut names = BTreeSet::new();
+/// The files of /dev/shm (by inode) that any of `pids` has mapped or open.
+/// By inode, not by name: glibc's sem_open maps a temporary `sem.XXXXXX`,
+/// links it to the semaphore's name and unlinks the temporary, so a
+/// process's maps show `/dev/shm/sem.XXXXXX (deleted)` for `sem.mp-...`.
+pub fn shm_in_use(pids: &[i32]) -> BTreeSet<u64> {
+    use std::os::unix::fs::MetadataExt;
+    let mut inodes = BTreeSet::new();
     let prefix = format!("{SHM_DIR}/");
     for pid in pids {
         if let Ok(maps) = std::fs::read_to_string(format!("/proc/{pid}/maps")) {
-            for line in maps.lines() {
-                if let Some(at) = line.find(&prefix) {
-                    let path = &line[at..];
-                    if !path.ends_with("(deleted)") {
-                        names.insert(path.to_string());
-                    }
+            for line in maps.lines().filter(|l| l.contains(&prefix)) {
+                // address perms offset dev inode path
+                if let Some(inode) = line.split_whitespace().nth(4).and_then(|i| i.parse().ok()) {
+                    inodes.insert(inode);
                 }
             }
         }
         if let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) {
             for fd in fds.filter_map(|e| e.ok()) {
-                if let Ok(target) = std::fs::read_link(fd.path()) {
-                    let path = target.display().to_string();
-                    if path.starts_with(&prefix) && !path.ends_with("(deleted)") {
-                        names.insert(path);
+                let on_shm = std::fs::read_link(fd.path())
+                    .is_ok_and(|t| t.display().to_string().starts_with(&prefix));
+                if on_shm {
+                    if let Ok(meta) = std::fs::metadata(fd.path()) {
+                        inodes.insert(meta.ino());
                     }
                 }
             }
         }
     }
-    names
+    inodes
 }
 
-/// Of `seen`, those still in /dev/shm; removes them and returns their paths.
-pub fn remove_left_shm(seen: &BTreeSet<String>) -> Vec<String> {
-    seen.iter()
-        .filter(|path| std::fs::remove_file(path).is_ok())
-        .cloned()
-        .collect()
+/// The entries of /dev/shm whose inode is in `seen`: removed, and their
+/// paths returned.
+pub fn remove_left_shm(seen: &BTreeSet<u64>) -> Vec<String> {
+    use std::os::unix::fs::MetadataExt;
+    if seen.is_empty() {
+        return Vec::new();
+    }
+    let Ok(dir) = std::fs::read_dir(SHM_DIR) else {
+        return Vec::new();
+    };
+    let mut removed: Vec<String> = dir
+        .filter_map(|e| e.ok())
+        .filter(|e| e.metadata().is_ok_and(|m| seen.contains(&m.ino())))
+        .filter(|e| std::fs::remove_file(e.path()).is_ok())
+        .map(|e| e.path().display().to_string())
+        .collect();
+    removed.sort();
+    removed
 }
 
 /// The names in /dev/shm now (for a run's own before-and-after check).
@@ -231,4 +273,30 @@ pub fn await_children(grace: Duration) -> Duration {
             )
         };
     }
+}
+
+/// Kills every process left below this one and reaps them all (zombies of
+/// orphans included); returns the pids that were still alive.
+pub fn kill_descendants() -> Vec<i32> {
+    let me = i64::from(std::process::id());
+    let mut killed = Vec::new();
+    loop {
+        let children = children_of(me);
+        if children.is_empty() {
+            break;
+        }
+        for child in &children {
+            if child.state != 'Z' {
+                killed.push(child.pid);
+                // SAFETY: kill takes a pid and a signal number.
+                unsafe { libc::kill(child.pid, libc::SIGKILL) };
+            }
+        }
+        for child in children {
+            let mut status = 0;
+            // SAFETY: waitpid on our own child with a valid status pointer.
+            unsafe { libc::waitpid(child.pid, &mut status, 0) };
+        }
+    }
+    killed
 }

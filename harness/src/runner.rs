@@ -64,7 +64,22 @@ pub fn run(plan: &Plan, progress: &(dyn Fn(&Outcome) + Sync)) -> Result<Run, Har
     let names_before = residue_names();
     groups::guard_run();
     let exe = std::env::current_exe()?;
-    let info = plan.target.open(None, plan.limit)?.describe();
+    let (info, probe_left) = residue::with_probe_tmpdir(|| {
+        let mut shm = Default::default();
+        let info = plan.target.open(None, plan.limit).map(|mut opened| {
+            shm = residue::shm_in_use(&residue::descendants(i64::from(std::process::id())));
+            opened.describe()
+        });
+        // The probe's driver may leave helpers (they come here, the runner
+        // being a subreaper): they get the same grace as a clause's, then end.
+        residue::await_children(residue::HELPER_GRACE);
+        residue::kill_descendants();
+        (info, residue::remove_left_shm(&shm))
+    });
+    let (info, probe_shm) = info;
+    let mut probe_left = probe_left;
+    probe_left.extend(probe_shm);
+    let info = info?;
     let methods: Vec<String> = info
         .start_methods
         .iter()
@@ -132,11 +147,16 @@ pub fn run(plan: &Plan, progress: &(dyn Fn(&Outcome) + Sync)) -> Result<Run, Har
         .iter()
         .flat_map(|o: &Outcome| &o.leaked_names)
         .collect();
-    let unattributed = residue_names()
-        .difference(&names_before)
-        .filter(|n| !named.contains(n))
-        .cloned()
+    let mut unattributed: Vec<String> = probe_left
+        .into_iter()
+        .map(|n| format!("{n} (left by the target's start, removed)"))
         .collect();
+    unattributed.extend(
+        residue_names()
+            .difference(&names_before)
+            .filter(|n| !named.contains(n))
+            .cloned(),
+    );
     Ok(Run {
         info,
         outcomes,
