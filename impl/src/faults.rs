@@ -151,6 +151,8 @@ faults! {
         "task_done() does not check the count, which goes below zero",
     UnfinishedCountPerProcess = "unfinished-count-per-process":
         "the unfinished-task count lives in each process's memory, so a child's task_done never reaches the parent",
+    UnfinishedCountCopiedWakeShared = "unfinished-count-copied-wake-shared":
+        "the unfinished-task count is a plain number copied into each child (queue.Queue's unfinished_tasks) while task_done's wake-up goes through a shared condition: a joiner already waiting is woken by a child's task_done and returns without rechecking (`if`, as CPython's join), but a join begun after it waits for ever",
     PutAddsNoTask = "put-adds-no-task":
         "put() on a JoinableQueue does not add an unfinished task",
     JoinReturnsBeforeZero = "join-returns-before-zero":

@@ -347,7 +347,8 @@ impl RefImpl {
             let feeder = self.start_feeder(self.queue(h)?);
             self.queue_mut(h)?.feeder = Some(feeder);
         }
-        let per_process = self.fault(Fault::UnfinishedCountPerProcess);
+        let per_process = self.fault(Fault::UnfinishedCountPerProcess)
+            || self.fault(Fault::UnfinishedCountCopiedWakeShared);
         let puts_no_task = self.fault(Fault::PutAddsNoTask);
         let q = self.queue_mut(h)?;
         if let Some(unfinished) = &q.shared.unfinished {
@@ -529,6 +530,7 @@ impl RefImpl {
     pub(crate) fn queue_task_done(&mut self, h: Handle) -> Result<Value, PyError> {
         let unbounded = self.fault(Fault::TaskDoneUnbounded);
         let per_process = self.fault(Fault::UnfinishedCountPerProcess);
+        let wake_shared = self.fault(Fault::UnfinishedCountCopiedWakeShared);
         let q = self.queue(h)?;
         let Some(unfinished) = &q.shared.unfinished else {
             return Err(PyError::new(
@@ -540,11 +542,17 @@ impl RefImpl {
             ));
         };
         let too_many = || PyError::new(ErrorKind::ValueError, "task_done() called too many times");
-        if per_process {
+        if per_process || wake_shared {
             if self.local_unfinished <= 0 && !unbounded {
                 return Err(too_many());
             }
             self.local_unfinished -= 1;
+            if wake_shared && self.local_unfinished == 0 {
+                // notify_all() on the shared condition.
+                if let Some(unfinished) = &self.queue(h)?.shared.unfinished {
+                    unfinished.announce_zero();
+                }
+            }
             return Ok(Value::None);
         }
         if !unfinished.acquire(false, None) && !unbounded {
@@ -567,6 +575,13 @@ impl RefImpl {
                 loop {
                     std::thread::park();
                 }
+            }
+            return Ok(Value::None);
+        }
+        if self.fault(Fault::UnfinishedCountCopiedWakeShared) {
+            if self.local_unfinished > 0 {
+                // `if`, not `while`: one wake-up from any process will do.
+                unfinished.wait_next_zero();
             }
             return Ok(Value::None);
         }

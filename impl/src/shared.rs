@@ -166,6 +166,30 @@ impl SharedSem {
     }
 }
 
+impl SharedSem {
+    /// Tells every `wait_next_zero` waiter that a count reached zero, without
+    /// touching this count (a fault: the count lives elsewhere).
+    pub fn announce_zero(&self) {
+        self.r().zeros.fetch_add(1, Ordering::SeqCst);
+        self.r().changes.announce();
+    }
+
+    /// Waits for the next `announce_zero` or zero of the count, whatever the
+    /// count is now (a fault's join that does not look first).
+    pub fn wait_next_zero(&self) {
+        let r = self.r();
+        let zeros = r.zeros.load(Ordering::SeqCst);
+        loop {
+            let seen = r.changes.seen();
+            if r.changes
+                .sleep_unless(seen, || r.zeros.load(Ordering::SeqCst) != zeros, None)
+            {
+                return;
+            }
+        }
+    }
+}
+
 impl Drop for SharedSem {
     fn drop(&mut self) {
         // Only this process's mapping goes; others keep theirs.

@@ -257,19 +257,54 @@ static J05: Clause = Clause {
     id: "J05-count-shared-across-processes",
     behaviours: &["J05"],
     seeds: &[SEED_004],
-    statement: "The unfinished count is shared: a child that gets the item and calls \
-                task_done() releases a join() waiting in another process.",
+    statement: "The unfinished count is shared: once a child has got the parent's item \
+                and called task_done(), the parent's own join() returns; and a join() \
+                waiting in the parent and one waiting in another child both return \
+                when a child's task_done() brings the count to zero.",
     notes: "Lib/multiprocessing/queues.py JoinableQueue keeps _unfinished_tasks in a \
             multiprocessing Semaphore and _cond in a multiprocessing Condition, both \
-            shared with children. Same in 2.7 and 3.6-3.13.",
+            shared with children. join() waits with `if`, not `while` (`if not \
+            self._unfinished_tasks._semlock._is_zero(): self._cond.wait()`), so a \
+            joiner woken by a task_done() never looks at the count again: a port whose \
+            count is a per-process copy but whose wake-up is shared releases a joiner \
+            that was already waiting. The first check therefore lets the child's \
+            task_done() finish before the parent joins: only a count the child really \
+            lowered lets that join() return. Same in 2.7 and 3.6-3.13.",
     needs: &[],
     methods: Methods::Each,
     body: j05,
 };
 
+fn get_then_task_done(q: Handle, label: &str) -> Vec<Step> {
+    vec![
+        ipc_do(IpcOp::Get {
+            queue: q,
+            block: None,
+            timeout: None,
+        }),
+        ipc_step(label, task_done(q)),
+    ]
+}
+
 fn j05(s: &mut Session) -> Result<(), Stop> {
     let q = joinable(s)?;
-    s.put(q, text("job"))?;
+    // The child's task_done() ends before the parent joins: no wake-up can
+    // release this join, only the shared count.
+    s.put(q, text("first"))?;
+    let worker = child(s, get_then_task_done(q, "first task_done"))?;
+    expect_eq(
+        "the child's task_done() for the parent's item",
+        &Value::None,
+        &s.report("first task_done")?,
+    )?;
+    join_ok(s, worker)?;
+    expect_eq(
+        "the parent's join() after the child's task_done()",
+        &Value::None,
+        &s.ipc("join() in the parent", IpcOp::Join { queue: q })?,
+    )?;
+    // Now with joiners that wait: the parent and another child.
+    s.put(q, text("second"))?;
     let joiner = child(
         s,
         vec![
@@ -278,26 +313,26 @@ fn j05(s: &mut Session) -> Result<(), Stop> {
         ],
     )?;
     s.report("joining")?;
-    let worker = child(
-        s,
-        vec![
-            ipc_step(
-                "got",
-                IpcOp::Get {
-                    queue: q,
-                    block: None,
-                    timeout: None,
-                },
-            ),
-            ipc_do(task_done(q)),
-        ],
-    )?;
-    expect_eq("the worker's get()", &str_value("job"), &s.report("got")?)?;
-    join_ok(s, worker)?;
+    let gate = s.gate()?;
+    let mut steps = vec![wait_gate(gate)];
+    steps.extend(get_then_task_done(q, "second task_done"));
+    let worker = child(s, steps)?;
+    s.open(gate)?;
     expect_eq(
-        "the other process's join()",
+        "the parent's join() while a child does the task",
+        &Value::None,
+        &s.ipc("join() in the parent", IpcOp::Join { queue: q })?,
+    )?;
+    expect_eq(
+        "the child's task_done()",
+        &Value::None,
+        &s.report("second task_done")?,
+    )?;
+    expect_eq(
+        "the other child's join()",
         &Value::None,
         &s.report("joined")?,
     )?;
+    join_ok(s, worker)?;
     join_ok(s, joiner)
 }
