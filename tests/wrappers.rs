@@ -96,9 +96,46 @@ fn same_verdicts(target: &str, wrapper: &str) -> Result<(), Failed> {
     .into())
 }
 
+/// A port without the children set: the clauses that read it check the
+/// rest and are unsupported for that check alone, with the reason.
+fn without_children_set() -> Result<(), Failed> {
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let output = common::mpconform()
+        .env("PYTHONPATH", &fixtures)
+        .args(["run", "--format", "json", "--target", "python:python3"])
+        .args(["--module", "mpnochildren", "--method", "fork"])
+        .args(["--clause", "P11-join-reaps", "--clause", "P01-start-once"])
+        .output()
+        .map_err(|e| e.to_string())?;
+    let report: serde_json::Value =
+        serde_json::from_slice(&output.stdout).map_err(|e| e.to_string())?;
+    let outcomes = report["outcomes"].as_array().cloned().unwrap_or_default();
+    let verdict_of = |id: &str| {
+        outcomes
+            .iter()
+            .find(|o| o["clause"] == id)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let p11 = verdict_of("P11-join-reaps");
+    let why = p11["reason"].as_str().unwrap_or_default();
+    if p11["verdict"] != "unsupported"
+        || !why.starts_with("every other check holds; could not check the children set: ")
+    {
+        return Err(format!("P11 without a children set: {p11:#}").into());
+    }
+    if verdict_of("P01-start-once")["verdict"] != "pass" {
+        return Err(format!("P01 reads no children set: {report:#}").into());
+    }
+    Ok(())
+}
+
 fn main() {
     let args = Arguments::from_args();
-    let mut trials = Vec::new();
+    let mut trials = vec![Trial::test(
+        "without_children_set::python3",
+        without_children_set,
+    )];
     for (target, missing) in cpython_targets() {
         for wrapper in WRAPPERS {
             let name = format!("same_verdicts::{wrapper}::{target}");

@@ -1392,7 +1392,7 @@ def _children_set(api):
         children = getattr(current, '_children', None)
     if children is None:
         raise Unsupported(
-            'the children set: neither the module of type(current_process()) (%s) '
+            'neither the module of type(current_process()) (%s) '
             'nor current_process() has a _children set'
             % getattr(type(current), '__module__', '?'))
     return children

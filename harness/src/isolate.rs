@@ -133,8 +133,16 @@ fn run_job(job: &ClauseJob, report: &std::fs::File) -> Outcome {
                         method: job.method.to_string(),
                     })
                     .and_then(|_| (job.clause.body)(&mut session));
-                outcome.transcript = session.into_transcript();
+                let (transcript, skipped) = session.into_parts();
+                outcome.transcript = transcript;
                 match result {
+                    Ok(()) if !skipped.is_empty() => {
+                        outcome.verdict = Verdict::Unsupported;
+                        outcome.reason = Some(format!(
+                            "every other check holds; could not check {}",
+                            skipped.join("; ")
+                        ));
+                    }
                     Ok(()) => {}
                     Err(Stop::Violation(v)) => {
                         outcome.verdict = Verdict::Fail;

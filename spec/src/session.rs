@@ -31,6 +31,9 @@ pub struct Session<'a> {
     implementation: &'a mut dyn Implementation,
     transcript: Vec<TranscriptEntry>,
     watcher: Option<EntryWatcher<'a>>,
+    /// Checks the implementation could not be asked about (an internal it
+    /// does not have), with why; the clause went on without them.
+    skipped: Vec<String>,
     /// The start method this run of the clause uses.
     pub method: String,
     /// How long a wait may last before it counts as a hang.
@@ -45,6 +48,7 @@ impl<'a> Session<'a> {
             implementation,
             transcript: Vec::new(),
             watcher: None,
+            skipped: Vec::new(),
             method: method.to_string(),
             hang,
         }
@@ -64,6 +68,27 @@ impl<'a> Session<'a> {
 
     pub fn into_transcript(self) -> Vec<TranscriptEntry> {
         self.transcript
+    }
+
+    /// The transcript, and the checks that were skipped (see `optional`).
+    pub fn into_parts(self) -> (Vec<TranscriptEntry>, Vec<String>) {
+        (self.transcript, self.skipped)
+    }
+
+    /// A call that must succeed, for a check the implementation may be
+    /// unable to answer (an internal such as the children set): `None` when
+    /// it says unsupported, and the clause goes on checking the rest; a run
+    /// that skipped a check is `unsupported` at best, never `pass`.
+    pub fn optional(&mut self, check: &str, call: Call) -> Result<Option<Value>, Stop> {
+        match self.call(call) {
+            Err(Stop::Unsupported(why)) => {
+                self.skipped.push(format!("{check}: {why}"));
+                Ok(None)
+            }
+            Err(stop) => Err(stop),
+            Ok(Ok(v)) => Ok(Some(v)),
+            Ok(Err(e)) => Err(Stop::violation(check, "no error", format!("{e}"))),
+        }
     }
 
     /// The hang limit in seconds, for calls that take a timeout.
@@ -224,9 +249,13 @@ impl<'a> Session<'a> {
         boolean("sentinel ready", &v)
     }
 
-    pub fn children_set(&mut self) -> Result<Vec<Handle>, Stop> {
-        let v = self.ok("the children set", Call::ChildrenSet)?;
-        handles("children set", &v)
+    /// The children set (CPython's `_children`), an internal: `None` for an
+    /// implementation without one, whose clause checks the rest.
+    pub fn children_set(&mut self) -> Result<Option<Vec<Handle>>, Stop> {
+        match self.optional("the children set", Call::ChildrenSet)? {
+            Some(v) => handles("children set", &v).map(Some),
+            None => Ok(None),
+        }
     }
 
     pub fn active_children(&mut self) -> Result<Vec<Handle>, Stop> {

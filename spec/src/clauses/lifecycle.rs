@@ -107,7 +107,10 @@ fn p02(s: &mut Session) -> Result<(), Stop> {
         ErrorKind::ValueError,
         "process object is closed",
     )?;
-    expect_eq("children set", &vec![], &s.children_set()?)
+    match s.children_set()? {
+        Some(set) => expect_eq("children set", &vec![], &set),
+        None => Ok(()),
+    }
 }
 
 static P03: Clause = Clause {
@@ -207,13 +210,14 @@ fn p05(s: &mut Session) -> Result<(), Stop> {
         &Some('Z'),
         &state,
     )?;
-    let set = s.children_set()?;
-    expect(
-        "children set before the next start()",
-        set.contains(&finished),
-        "the ended child still listed",
-        &set,
-    )?;
+    if let Some(set) = s.children_set()? {
+        expect(
+            "children set before the next start()",
+            set.contains(&finished),
+            "the ended child still listed",
+            &set,
+        )?;
+    }
     let gate = s.gate()?;
     let next = s.new_process(ProcessSpec::target(Program::steps(vec![wait_gate(gate)])))?;
     s.start(next)?;
@@ -221,12 +225,14 @@ fn p05(s: &mut Session) -> Result<(), Stop> {
     let state = proc_state(s, pid);
     s.open(gate)?;
     s.join(next)?;
-    expect(
-        "children set after the next start()",
-        !set.contains(&finished),
-        "the ended child gone",
-        &set,
-    )?;
+    if let Some(set) = set {
+        expect(
+            "children set after the next start()",
+            !set.contains(&finished),
+            "the ended child gone",
+            &set,
+        )?;
+    }
     expect_eq("the ended child after the next start()", &None, &state)?;
     expect_eq("its exitcode", &Some(0), &s.exitcode(finished)?)
 }
@@ -290,7 +296,9 @@ fn p07(s: &mut Session) -> Result<(), Stop> {
     )?;
     s.open(gate)?;
     await_zombie(s, pid, "the child ends")?;
-    expect_eq("children set once it ended", &vec![p], &s.children_set()?)?;
+    if let Some(set) = s.children_set()? {
+        expect_eq("children set once it ended", &vec![p], &set)?;
+    }
     let active = s.active_children()?;
     let state = proc_state(s, pid);
     expect_eq("active_children() once it ended", &vec![], &active)?;
@@ -437,6 +445,8 @@ fn p11(s: &mut Session) -> Result<(), Stop> {
     s.join(p)?;
     let state = proc_state(s, pid);
     expect_eq("the child after join()", &None, &state)?;
-    expect_eq("children set after join()", &vec![], &s.children_set()?)?;
+    if let Some(set) = s.children_set()? {
+        expect_eq("children set after join()", &vec![], &set)?;
+    }
     expect_eq("exitcode after join()", &Some(0), &s.exitcode(p)?)
 }
