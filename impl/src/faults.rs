@@ -133,6 +133,10 @@ faults! {
         "close() throws away what the feeder has not written yet",
     CloseSendsNoSentinel = "close-sends-no-sentinel":
         "close() marks the queue closed without buffering the sentinel, so the feeder never ends",
+    FeederLeavesReaderOpen = "feeder-leaves-reader-open":
+        "at the sentinel the feeder closes only the writer, as up to 3.8 when close() had closed the reader: a port that dropped close()'s reader close without giving it to the feeder (3.9's reader_close) leaks a descriptor per closed queue",
+    CloseClosesReader = "close-closes-reader":
+        "close() closes the reader at once (CPython up to 3.8, Queue.close), before the feeder has written what was put",
     PutOnClosedQueueSucceeds = "put-on-closed-queue-succeeds":
         "put() and get() do not check whether the queue was closed",
     SimpleQueueTakesTimeout = "simple-queue-takes-timeout":

@@ -142,13 +142,22 @@ impl RefImpl {
         } else {
             requested.max(0)
         };
-        // SimpleQueue writes and reads its pipe directly; the others go
-        // through the shared-memory pipe (see ring.rs).
-        let (reader, writer, ring) = if kind == QueueKind::Simple {
-            let (r, w) = crate::sys::pipe()?;
-            (r.into_raw_fd(), w.into_raw_fd(), None)
-        } else {
-            (-1, -1, Some(Ring::new()?))
+        // SimpleQueue writes and reads its pipe directly; the others carry
+        // their messages through the shared-memory pipe (see ring.rs) but
+        // still hold a pipe's two ends, as CPython's do, so the descriptor
+        // table shows what CPython's shows: two descriptors from Queue() on,
+        // closed by the feeder once it has written everything before the
+        // sentinel (Q08).
+        let (reader, writer, ring) = match kind {
+            QueueKind::Simple => {
+                let (r, w) = crate::sys::pipe()?;
+                (r.into_raw_fd(), w.into_raw_fd(), None)
+            }
+            QueueKind::Queue | QueueKind::Joinable => {
+                let (r, w) = crate::sys::pipe()?;
+                (r.into_raw_fd(), w.into_raw_fd(), Some(Ring::new()?))
+            }
+            QueueKind::Thread => (-1, -1, Some(Ring::new()?)),
         };
         let shared = SharedState {
             ring,
@@ -244,6 +253,7 @@ impl RefImpl {
             keeps_slot: self.fault(Fault::UnserializableKeepsSlot),
             reverses_batches: self.fault(Fault::FeederReversesBatches),
             drops_tail: self.fault(Fault::CloseDropsBufferedTail),
+            leaves_reader_open: self.fault(Fault::FeederLeavesReaderOpen),
         };
         let thread = std::thread::Builder::new()
             .name("QueueFeederThread".into())
@@ -470,6 +480,7 @@ impl RefImpl {
 
     pub(crate) fn queue_close(&mut self, h: Handle) -> Result<Value, PyError> {
         let no_sentinel = self.fault(Fault::CloseSendsNoSentinel);
+        let close_closes_reader = self.fault(Fault::CloseClosesReader);
         let q = self.queue_mut(h)?;
         match q.kind {
             QueueKind::Simple => {
@@ -484,6 +495,9 @@ impl RefImpl {
             }
             _ => {
                 q.closed = true;
+                if close_closes_reader {
+                    Ends::close(&q.ends.reader);
+                }
                 match &q.feeder {
                     Some(feeder) if !no_sentinel => {
                         let _ = feeder.buffer.send(Buffered::Sentinel);
@@ -654,6 +668,7 @@ struct FeederFaults {
     keeps_slot: bool,
     reverses_batches: bool,
     drops_tail: bool,
+    leaves_reader_open: bool,
 }
 
 /// Writes gathered messages to the pipe under the queue's write lock.
@@ -749,7 +764,9 @@ fn feed(buffer: Receiver<Buffered>, ends: &Ends, shared: &SharedState, faults: F
                 }
                 Buffered::Sentinel => {
                     let _ = flush(&mut out, ends, shared);
-                    Ends::close(&ends.reader);
+                    if !faults.leaves_reader_open {
+                        Ends::close(&ends.reader);
+                    }
                     Ends::close(&ends.writer);
                     return;
                 }

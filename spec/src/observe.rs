@@ -122,3 +122,18 @@ pub fn fd_target(pid: i64, fd: i64) -> Option<String> {
 pub fn thread_count(pid: i64) -> std::io::Result<usize> {
     Ok(std::fs::read_dir(format!("/proc/{pid}/task"))?.count())
 }
+
+/// The open descriptors of `pid`, each with what it refers to
+/// (`(5, "pipe:[1234]")`): a descriptor closed and its number reused for
+/// something else shows as a different pair. The directory's own descriptor
+/// (when `pid` is this process) is closed before the links are read, so it
+/// is not among them.
+pub fn descriptors(pid: i64) -> std::io::Result<std::collections::BTreeSet<(i64, String)>> {
+    let numbers: Vec<i64> = std::fs::read_dir(format!("/proc/{pid}/fd"))?
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    Ok(numbers
+        .into_iter()
+        .filter_map(|fd| Some((fd, fd_target(pid, fd)?)))
+        .collect())
+}

@@ -12,7 +12,8 @@ use crate::Capability;
 use std::time::Instant;
 
 pub(super) const CLAUSES: &[&Clause] = &[
-    &Q01, &Q02, &Q03, &Q04, &Q05, &Q06, &Q07, &Q08, &Q09, &Q10, &Q11, &Q12, &Q13, &Q14, &Q15, &Q16,
+    &Q01, &Q02, &Q03, &Q04, &Q05, &Q06, &Q07, &Q08, &Q08_ENDS, &Q09, &Q10, &Q11, &Q12, &Q13, &Q14,
+    &Q15, &Q16,
 ];
 
 fn queue_of(s: &mut Session, maxsize: Option<i64>) -> Result<Handle, Stop> {
@@ -417,6 +418,97 @@ fn q08(s: &mut Session) -> Result<(), Stop> {
     expect_eq("the next get_nowait()", &Ok(str_value("b")), &b)?;
     let end = s.get_nowait(q)?;
     expect_raised("get_nowait() once drained", end, ErrorKind::Empty, "")
+}
+
+static Q08_ENDS: Clause = Clause {
+    id: "Q08-feeder-closes-pipe-ends",
+    behaviours: &["Q08"],
+    seeds: &[SEED_004],
+    statement: "close() itself closes none of the descriptors the queue opened while its \
+                feeder still has items to write (here blocked on a full pipe that a child \
+                drains later); the feeder closes them all once it has written everything \
+                before the sentinel, so when join_thread() returns none of them is open \
+                in the process that closed the queue.",
+    notes: "Seen in the descriptor table of the process that holds the queue \
+            (/proc/PID/fd, PID from os.getpid()): the descriptors that appear with \
+            Queue() (CPython: the two ends of its os.pipe()), after a first queue so \
+            that helpers an implementation starts once (the resource tracker under \
+            spawn and forkserver) are not counted. Lib/multiprocessing/queues.py \
+            3.9-3.13: Queue.close() only calls self._close (_finalize_close, which \
+            appends _sentinel); _start_thread hands _feed self._reader.close and \
+            self._writer.close, and _feed calls reader_close() then writer_close() \
+            when it pops the sentinel. Up to 3.8 (and in 2.7) Queue.close() calls \
+            self._reader.close() itself, at once, and _feed's close is \
+            self._writer.close: there the reader is gone right after close(), and the \
+            first check fails; both are closed after join_thread() in every version. \
+            From 3.9, close() before any put closes nothing (no feeder: _close is \
+            None); the ends go with the object.",
+    needs: &[],
+    methods: Methods::Each,
+    body: q08_ends,
+};
+
+fn q08_ends(s: &mut Session) -> Result<(), Stop> {
+    let pid = s.getpid()?;
+    let fds = |s: &mut Session, when: &str| {
+        let open = crate::observe::descriptors(pid)
+            .map_err(|e| Stop::Broken(format!("cannot read /proc/{pid}/fd: {e}")))?;
+        s.observe(format!("descriptors {when}"), &open);
+        Ok::<_, Stop>(open)
+    };
+    queue_of(s, None)?;
+    let before = fds(s, "before Queue()")?;
+    let q = queue_of(s, None)?;
+    let made = fds(s, "after Queue()")?;
+    let ends: Vec<(i64, String)> = made.difference(&before).cloned().collect();
+    let open_of = |now: &std::collections::BTreeSet<(i64, String)>| -> Vec<(i64, String)> {
+        ends.iter().filter(|e| now.contains(e)).cloned().collect()
+    };
+    let gate = s.gate()?;
+    let reader = child(
+        s,
+        vec![
+            wait_gate(gate),
+            ipc_do(IpcOp::Get {
+                queue: q,
+                block: None,
+                timeout: None,
+            }),
+            ipc_step(
+                "got after the big item",
+                IpcOp::Get {
+                    queue: q,
+                    block: None,
+                    timeout: None,
+                },
+            ),
+        ],
+    )?;
+    // The big item fills the pipe: the feeder cannot reach the sentinel
+    // until the child, held at the gate, reads.
+    s.put(q, Item::Filler(MIB))?;
+    s.put(q, text("a"))?;
+    s.close_queue(q)?;
+    let closing = fds(s, "after close(), the feeder still writing")?;
+    expect_eq(
+        "the queue's descriptors still open after close(), the feeder still writing",
+        &ends,
+        &open_of(&closing),
+    )?;
+    s.open(gate)?;
+    expect_eq(
+        "the child's get() after the big item",
+        &str_value("a"),
+        &s.report("got after the big item")?,
+    )?;
+    s.join_thread(q)?;
+    let after = fds(s, "after join_thread()")?;
+    expect_eq(
+        "the queue's descriptors still open after join_thread()",
+        &Vec::<(i64, String)>::new(),
+        &open_of(&after),
+    )?;
+    join_ok(s, reader)
 }
 
 static Q09: Clause = Clause {
