@@ -1407,6 +1407,9 @@ def open_driver(modname, protocol_fds=True, context=None):
     tracker, ...) are left alone: they end on their own once this process
     has ended, and the harness awaits them for a bounded grace."""
     global _STATE
+    if context is None and ':' in modname:
+        # NAME:CONTEXT: the API is NAME.get_context(CONTEXT).
+        modname, context = modname.split(':', 1)
     driver = Driver(modname, _api(modname, context), context=context)
     driver.fds_closed = not protocol_fds
     _STATE = driver
@@ -1433,9 +1436,6 @@ def main(argv):
         print('mpconform driver: speaks protocol 1 only, not %r' % (protocol,),
               file=sys.stderr)
         return 2
-    if ':' in modname:
-        # --module NAME:CONTEXT: the API is NAME.get_context(CONTEXT).
-        modname, context = modname.split(':', 1)
     for fd in (REQUESTS_FD, REPLIES_FD):
         _set_cloexec(fd)
 
