@@ -25,8 +25,7 @@ const FOUND_BY_FUZZING: &[&str] = &[
 #[test]
 fn the_reference_follows_the_model() {
     let report = fuzz(
-        &Target::Ref,
-        None,
+        &Target::Ref(None),
         "fork",
         CASES,
         Some("tests/fuzz-regressions.txt"),
@@ -48,8 +47,7 @@ fn every_ordering_and_accounting_fault_is_found() {
         // No seed file: a fault's findings are not regressions to replay.
         // Fixed cases: whether a fault is found must not depend on the draw.
         let report = fuzz(
-            &Target::Ref,
-            Some(fault),
+            &Target::Ref(Some(fault)),
             "fork",
             CASES,
             None,

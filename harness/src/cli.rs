@@ -4,11 +4,10 @@ use crate::bench_transfer::Carrier;
 use crate::catalogue::Catalogue;
 use crate::error::HarnessError;
 use crate::expectations::Expectations;
-use crate::isolate::{run_in_this_process, ClauseJob};
 use crate::report;
 use crate::runner::{self, Plan};
 use crate::select::{select, Partition};
-use crate::target::Target;
+use crate::target::{Target, TargetError};
 use clap::{Parser, Subcommand, ValueEnum};
 use mpconform_ref::Fault;
 use mpconform_spec::clauses;
@@ -189,15 +188,12 @@ enum Command {
         #[arg(long = "method")]
         methods: Vec<String>,
     },
-    /// Run one clause in this process (the runner re-executes itself with it).
+    /// Run one clause in this process (the runner re-executes itself with
+    /// it, and names the clause in the environment).
     #[command(name = "__clause", hide = true)]
     Clause {
         #[command(flatten)]
         against: Against,
-        #[arg(long)]
-        clause: String,
-        #[arg(long)]
-        method: String,
     },
 }
 
@@ -225,18 +221,18 @@ struct Against {
 }
 
 impl Against {
-    fn resolve(&self) -> Result<(Target, Option<Fault>, Duration), HarnessError> {
+    fn resolve(&self) -> Result<(Target, Duration), HarnessError> {
         let target = match Target::parse(&self.target, self.module.as_deref()) {
             Ok(target) => target,
-            Err(HarnessError::UnknownTarget(name)) if self.module.is_none() => {
+            Err(TargetError::Unknown(name)) if self.module.is_none() => {
                 let catalogue = Catalogue::load(self.targets_file.as_deref())?;
                 catalogue.find(&name)?.target()
             }
-            Err(e) => return Err(e),
+            Err(e) => return Err(e.into()),
         };
         if let Target::Python(command) = &target {
             if !crate::driver::interpreter_exists(&command.interpreter) {
-                return Err(HarnessError::NoInterpreter(command.interpreter.clone()));
+                return Err(TargetError::NoInterpreter(command.interpreter.clone()).into());
             }
         }
         let fault = self
@@ -246,11 +242,12 @@ impl Against {
                 Fault::from_name(name).ok_or_else(|| HarnessError::UnknownFault(name.into()))
             })
             .transpose()?;
+        let target = target.with_fault(fault)?;
         let limit = match Duration::try_from_secs_f64(self.timeout) {
             Ok(limit) if !limit.is_zero() => limit,
             _ => return Err(HarnessError::BadTimeout(self.timeout)),
         };
-        Ok((target, fault, limit))
+        Ok((target, limit))
     }
 
     /// The same choice, as arguments for a re-executed process.
@@ -320,7 +317,7 @@ fn dispatch(command: Command) -> Result<ExitCode, HarnessError> {
             expectations,
             partition,
         } => {
-            let (target, fault, limit) = against.resolve()?;
+            let (target, limit) = against.resolve()?;
             let methods = crate::select::methods(&methods)?;
             let expectations_file = match expectations {
                 Some(file) => Some(file),
@@ -340,8 +337,7 @@ fn dispatch(command: Command) -> Result<ExitCode, HarnessError> {
                 return Err(HarnessError::NoWorkers);
             }
             let plan = Plan {
-                target: target.clone(),
-                fault,
+                subject: &target,
                 clauses: chosen,
                 jobs,
                 limit,
@@ -355,7 +351,7 @@ fn dispatch(command: Command) -> Result<ExitCode, HarnessError> {
             };
             let run = runner::run(&plan, &progress)?;
             let target_name = target.to_string();
-            let fault_name = fault.map(|f| f.name());
+            let fault_name = target.fault().map(|f| f.name());
             let text = match format {
                 Format::Human => report::human(&run, &target_name, fault_name),
                 Format::Json => report::json(&run, &target_name, fault_name),
@@ -434,7 +430,7 @@ fn dispatch(command: Command) -> Result<ExitCode, HarnessError> {
             against,
             methods,
         } => {
-            let (target, _, limit) = against.resolve()?;
+            let (target, limit) = against.resolve()?;
             let clause = clauses::find(&clause).ok_or(HarnessError::UnknownClause(clause))?;
             let methods = crate::select::methods(&methods)?;
             say(format_args!(
@@ -533,7 +529,7 @@ fn dispatch(command: Command) -> Result<ExitCode, HarnessError> {
             seeds,
             methods,
         } => {
-            let (target, fault, limit) = against.resolve()?;
+            let (target, limit) = against.resolve()?;
             crate::fuzz_process::start_watchdog(limit);
             let methods = if methods.is_empty() {
                 vec!["fork".to_string()]
@@ -543,7 +539,6 @@ fn dispatch(command: Command) -> Result<ExitCode, HarnessError> {
             for method in &methods {
                 let report = crate::fuzz::fuzz(
                     &target,
-                    fault,
                     method,
                     cases,
                     Some(&seeds),
@@ -564,21 +559,9 @@ fn dispatch(command: Command) -> Result<ExitCode, HarnessError> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Clause {
-            against,
-            clause,
-            method,
-        } => {
-            let (target, fault, limit) = against.resolve()?;
-            let clause = clauses::find(&clause).ok_or(HarnessError::UnknownClause(clause))?;
-            let job = ClauseJob {
-                clause,
-                target: &target,
-                fault,
-                method: &method,
-                limit,
-            };
-            Ok(ExitCode::from(run_in_this_process(&job) as u8))
+        Command::Clause { against } => {
+            let (target, _) = against.resolve()?;
+            Ok(ExitCode::from(crate::isolate::serve(&target) as u8))
         }
     }
 }
@@ -618,7 +601,7 @@ fn matrix_columns(
     let known = |id: &str| clauses::find(id).is_some();
     let mut columns = vec![crate::matrix::Column {
         name: "ref".into(),
-        target: Target::Ref,
+        target: Target::Ref(None),
         expectations: Expectations::default(),
         expectations_file: None,
         missing: None,
@@ -629,7 +612,7 @@ fn matrix_columns(
     }
     for t in targets {
         match Target::parse(t, None) {
-            Ok(Target::Ref) => {}
+            Ok(Target::Ref(_)) => {}
             Ok(target) => columns.push(crate::matrix::Column {
                 name: t.clone(),
                 target,

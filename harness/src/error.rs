@@ -10,14 +10,10 @@ pub enum HarnessError {
     UnknownBehaviour(String),
     #[error("unknown fault '{0}' (see `mpconform faults`)")]
     UnknownFault(String),
-    #[error("unknown target '{0}': expected 'ref', 'loopback:ref', 'python:INTERPRETER' or a name from the targets file (see `mpconform targets`)")]
-    UnknownTarget(String),
-    #[error("no interpreter '{0}': give a path to one, or the name of a program in PATH")]
-    NoInterpreter(String),
-    #[error("--module applies to a python:INTERPRETER target, not '{0}'")]
-    ModuleWithoutDriver(String),
-    #[error("fault switches belong to the reference implementation, not to '{0}'")]
-    FaultNeedsReference(String),
+    #[error(transparent)]
+    Target(#[from] crate::target::TargetError),
+    #[error(transparent)]
+    Run(#[from] crate::runner::RunError),
     #[error("--partition takes K/N with 1 <= K <= N, not '{0}'")]
     BadPartition(String),
     #[error(transparent)]
@@ -28,12 +24,6 @@ pub enum HarnessError {
     ReproNeedsDriver(String),
     #[error("unknown start method '{0}': expected one of {KNOWN}", KNOWN = crate::select::START_METHODS.join(", "))]
     UnknownMethod(String),
-    #[error("{target} has no start method {asked} (it has: {has})")]
-    NoSuchMethod {
-        target: String,
-        asked: String,
-        has: String,
-    },
     #[error("cannot write {path}: {source}")]
     Output {
         path: String,
@@ -49,8 +39,8 @@ pub enum HarnessError {
     BadTimeout(f64),
     #[error("cannot run a clause process: {0}")]
     Spawn(#[from] std::io::Error),
-    #[error("cannot open the implementation: {0}")]
-    Open(String),
+    #[error(transparent)]
+    Open(#[from] crate::subject::OpenError),
     #[error("--items must be at least 1")]
     NoItems,
     #[error("--cases must be at least 1")]
@@ -67,6 +57,11 @@ impl HarnessError {
             self,
             HarnessError::Spawn(_)
                 | HarnessError::Open(_)
+                | HarnessError::Run(
+                    crate::runner::RunError::Open(_)
+                        | crate::runner::RunError::Spawn(_)
+                        | crate::runner::RunError::Watch(_)
+                )
                 | HarnessError::Fuzz(_)
                 | HarnessError::Catalogue(crate::catalogue::CatalogueError::Setup { .. })
         )

@@ -14,8 +14,7 @@
 //! failing seeds persist in a file and are replayed first.
 
 use crate::error::HarnessError;
-use crate::target::Target;
-use mpconform_ref::Fault;
+use crate::subject::Subject;
 use mpconform_spec::{
     Call, Implementation, IpcOp, Item, ProcessSpec, Program, PyError, QueueKind, Session, Step,
     Stop, Value,
@@ -700,13 +699,12 @@ fn run_concurrent(s: &mut Session, w: &Workload) -> Result<(), Stop> {
 
 /// Opens the implementation and runs `body` in a session over it.
 fn with_session(
-    target: &Target,
-    fault: Option<Fault>,
+    target: &dyn Subject,
     method: &str,
     body: impl FnOnce(&mut Session) -> Result<(), Stop>,
 ) -> Result<(), TestCaseError> {
     let mut implementation: Box<dyn Implementation> = target
-        .open(fault, HANG)
+        .open(HANG)
         .map_err(|e| TestCaseError::fail(e.to_string()))?;
     let result = {
         let mut session = Session::new(implementation.as_mut(), method, HANG);
@@ -766,8 +764,7 @@ fn new_runner(config: Config, generator: Generator) -> TestRunner {
 /// Runs `cases` sequential and `cases` concurrent cases; stops at the first
 /// failure, shrunk to a minimal case.
 pub fn fuzz(
-    target: &Target,
-    fault: Option<Fault>,
+    target: &dyn Subject,
     method: &str,
     cases: u32,
     seeds: Option<&str>,
@@ -793,7 +790,7 @@ pub fn fuzz(
     let strategy = QueueModel::sequential_strategy(1..24);
     let result = runner.run(&strategy, |(init, ops, seen)| {
         watch_case(sequential_program(&init, &ops));
-        let result = with_session(target, fault, method, |s| {
+        let result = with_session(target, method, |s| {
             run_sequential(s, &init, &ops, seen.as_deref())
         });
         case_ended();
@@ -811,7 +808,7 @@ pub fn fuzz(
     let mut runner = new_runner(config(seeds), generator);
     let result = runner.run(&workloads(), |w| {
         watch_case(concurrent_program(&w));
-        let result = with_session(target, fault, method, |s| run_concurrent(s, &w));
+        let result = with_session(target, method, |s| run_concurrent(s, &w));
         case_ended();
         result
     });

@@ -16,8 +16,14 @@ const STOP_SIGNALS: [Signal; 3] = [Signal::SIGINT, Signal::SIGTERM, Signal::SIGH
 /// Makes this process the reaper of what killed clauses leave, and starts the
 /// thread that turns a stop signal into killing every live group. Call it
 /// before starting any other thread, so that they all inherit the blocked
-/// signals (clause processes get a clean mask from `Command`).
+/// signals (clause processes get a clean mask from `Command`). Only the
+/// first call does anything: a matrix's columns share one guard.
 pub fn guard_run() {
+    static GUARD: std::sync::Once = std::sync::Once::new();
+    GUARD.call_once(install_guard);
+}
+
+fn install_guard() {
     // SAFETY: prctl with PR_SET_CHILD_SUBREAPER takes an integer flag.
     unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
     let mut signals = SigSet::empty();

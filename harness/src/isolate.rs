@@ -3,29 +3,105 @@
 //! reaped, descriptors checked) and writes the outcome as JSON.
 
 use crate::residue;
-use crate::target::Target;
+use crate::subject::Subject;
 use crate::verdict::{ClauseMessage, Outcome, Verdict};
-use mpconform_ref::Fault;
 use mpconform_spec::{Call, Clause, Session, Stop};
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::os::fd::FromRawFd;
 use std::time::{Duration, Instant};
+use thiserror::Error;
 
-/// What the clause's process is asked to do.
-pub struct ClauseJob<'a> {
+/// The environment variable that carries a [`Request`] to a clause's
+/// process: any binary can read it before it parses its arguments (a port's
+/// test binary, whose arguments belong to libtest).
+pub const REQUEST_VAR: &str = "MPCONFORM_CLAUSE_RUN";
+
+/// What one clause's process is asked to run.
+#[derive(Debug, Clone)]
+pub struct Request {
     pub clause: &'static Clause,
-    pub target: &'a Target,
-    pub fault: Option<Fault>,
-    pub method: &'a str,
+    pub method: String,
     /// The clause's time limit; waits inside it give up at half of it, so a
     /// hang shows as a failure with a transcript before the runner kills it.
     pub limit: Duration,
 }
 
-/// Runs in the clause's process: runs the job and writes its outcome to what
-/// was standard output, then returns the exit status.
-pub fn run_in_this_process(job: &ClauseJob) -> i32 {
+/// A request that cannot be carried out.
+#[derive(Debug, Error)]
+pub enum RequestError {
+    #[error(
+        "{REQUEST_VAR} is not set: this command runs one clause for the runner, which sets it"
+    )]
+    Missing,
+    #[error("malformed {REQUEST_VAR} '{0}': expected CLAUSE METHOD SECONDS")]
+    Malformed(String),
+    #[error("unknown clause '{0}' in {REQUEST_VAR}")]
+    UnknownClause(String),
+}
+
+impl Request {
+    /// The value of [`REQUEST_VAR`] for this request.
+    pub fn encode(&self) -> String {
+        format!(
+            "{} {} {}",
+            self.clause.id,
+            self.method,
+            self.limit.as_secs_f64()
+        )
+    }
+
+    /// Reads the request from the environment and removes it there, so that
+    /// no process the implementation starts (a re-exec of the same binary)
+    /// takes itself for a clause's process.
+    pub fn take_from_env() -> Result<Request, RequestError> {
+        let value = std::env::var(REQUEST_VAR).map_err(|_| RequestError::Missing)?;
+        std::env::remove_var(REQUEST_VAR);
+        let malformed = || RequestError::Malformed(value.clone());
+        let mut words = value.split(' ');
+        let (Some(id), Some(method), Some(seconds), None) =
+            (words.next(), words.next(), words.next(), words.next())
+        else {
+            return Err(malformed());
+        };
+        let limit = seconds
+            .parse::<f64>()
+            .ok()
+            .and_then(|s| Duration::try_from_secs_f64(s).ok())
+            .filter(|d| !d.is_zero())
+            .ok_or_else(malformed)?;
+        let clause = mpconform_spec::clauses::find(id)
+            .ok_or_else(|| RequestError::UnknownClause(id.to_string()))?;
+        Ok(Request {
+            clause,
+            method: method.to_string(),
+            limit,
+        })
+    }
+
+    /// Whether this process was started to run a clause.
+    pub fn is_asked() -> bool {
+        std::env::var_os(REQUEST_VAR).is_some()
+    }
+}
+
+/// The whole life of a clause's process: reads the request from the
+/// environment, runs it against `subject` and writes its outcome to what was
+/// standard output; returns the exit status. A missing or bad request is one
+/// line on standard error and status 2.
+pub fn serve(subject: &dyn Subject) -> i32 {
+    match Request::take_from_env() {
+        Ok(request) => run_in_this_process(&request, subject),
+        Err(e) => {
+            eprintln!("error: {e}");
+            2
+        }
+    }
+}
+
+/// Runs in the clause's process: runs the request and writes its outcome to
+/// what was standard output, then returns the exit status.
+pub fn run_in_this_process(job: &Request, subject: &dyn Subject) -> i32 {
     let me = std::process::id();
     // The runner blocks its stop signals; the implementation must see a
     // clean mask (terminate() sends SIGTERM).
@@ -37,7 +113,7 @@ pub fn run_in_this_process(job: &ClauseJob) -> i32 {
     // A runner killed outright cannot kill this process's group: end with it.
     // SAFETY: prctl with PR_SET_PDEATHSIG takes a signal number.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
-    let outcome = run_job(job, &report);
+    let outcome = run_job(job, subject, &report);
     if std::process::id() != me {
         // A forked child that returned here by mistake must not report.
         // SAFETY: _exit only ends the process.
@@ -74,7 +150,7 @@ fn private_stdout() -> std::fs::File {
     }
 }
 
-fn run_job(job: &ClauseJob, report: &std::fs::File) -> Outcome {
+fn run_job(job: &Request, subject: &dyn Subject, report: &std::fs::File) -> Outcome {
     let started = Instant::now();
     let tmp = residue::ClauseTmp::create();
     let fds_before = open_fds();
@@ -100,7 +176,7 @@ fn run_job(job: &ClauseJob, report: &std::fs::File) -> Outcome {
         outcome.reason = Some(format!("cannot make the clause's temporary directory: {e}"));
         return outcome;
     }
-    match job.target.open(job.fault, hang) {
+    match subject.open(hang) {
         Err(e) => {
             outcome.verdict = Verdict::Error;
             outcome.reason = Some(e.to_string());
@@ -114,14 +190,14 @@ fn run_job(job: &ClauseJob, report: &std::fs::File) -> Outcome {
                 .filter(|c| !info.capabilities.contains(c))
                 .map(|c| format!("{c:?}"))
                 .collect();
-            if !info.start_methods.iter().any(|m| m == job.method) {
+            if !info.start_methods.contains(&job.method) {
                 outcome.verdict = Verdict::Unsupported;
                 outcome.reason = Some(format!("no start method {:?}", job.method));
             } else if !missing.is_empty() {
                 outcome.verdict = Verdict::Unsupported;
                 outcome.reason = Some(format!("lacks {}", missing.join(", ")));
             } else {
-                let mut session = Session::new(implementation.as_mut(), job.method, hang);
+                let mut session = Session::new(implementation.as_mut(), &job.method, hang);
                 let me = std::process::id();
                 session.watch(Box::new(move |entry| {
                     if std::process::id() == me {

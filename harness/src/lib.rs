@@ -19,5 +19,6 @@ pub mod repro;
 pub mod residue;
 pub mod runner;
 pub mod select;
+pub mod subject;
 pub mod target;
 pub mod verdict;

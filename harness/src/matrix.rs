@@ -124,8 +124,7 @@ pub fn run(
         }
         progress(&format!("{counter} {}: running", column.name));
         let plan = Plan {
-            target: column.target.clone(),
-            fault: None,
+            subject: &column.target,
             clauses: clauses.to_vec(),
             jobs,
             limit,

@@ -61,8 +61,7 @@ pub fn script(
     };
     let run_on = |t: &Target, methods: &[String]| -> Result<Vec<Outcome>, HarnessError> {
         let plan = Plan {
-            target: t.clone(),
-            fault: None,
+            subject: t,
             clauses: vec![clause],
             jobs: 2,
             limit,
@@ -75,9 +74,11 @@ pub fn script(
         .iter()
         .find(|o| o.verdict != Verdict::Pass)
         .or(outcomes.first())
-        .ok_or_else(|| HarnessError::Open("the target ran no clause".into()))?;
+        .ok_or_else(|| {
+            HarnessError::Open(crate::subject::OpenError("the target ran no clause".into()))
+        })?;
     // The reference has fork alone: its run is the comparison, whatever method.
-    let reference = run_on(&Target::Ref, &[])?;
+    let reference = run_on(&Target::Ref(None), &[])?;
     let reference_calls: Vec<(&Call, &Result<Value, CallError>)> = reference
         .first()
         .map(|o| calls_of(&o.transcript))

@@ -3,13 +3,12 @@
 //! with its whole group and gets `timeout`; one whose process dies without an
 //! outcome gets `crash`; the run always goes on.
 
-use crate::error::HarnessError;
 use crate::groups;
+use crate::isolate::{Request, REQUEST_VAR};
 use crate::residue;
-use crate::target::Target;
+use crate::subject::{OpenError, Subject};
 use crate::verdict::{ClauseMessage, Outcome, Verdict};
-use mpconform_ref::Fault;
-use mpconform_spec::{Clause, TranscriptEntry};
+use mpconform_spec::{Clause, ImplInfo, TranscriptEntry};
 use std::io::Read;
 use std::os::fd::AsRawFd;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -18,10 +17,27 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+/// Why a run could not be carried out (its verdicts are something else).
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Open(#[from] OpenError),
+    #[error("{target} has no start method {asked} (it has: {has})")]
+    NoSuchMethod {
+        target: String,
+        asked: String,
+        has: String,
+    },
+    #[error("cannot start a clause's process: {0}")]
+    Spawn(std::io::Error),
+    #[error("cannot watch a clause's process: {0}")]
+    Watch(std::io::Error),
+}
+
 /// What to run.
-pub struct Plan {
-    pub target: Target,
-    pub fault: Option<Fault>,
+pub struct Plan<'a> {
+    /// What the clauses run against, and how a clause's process starts.
+    pub subject: &'a dyn Subject,
     pub clauses: Vec<&'static Clause>,
     pub jobs: usize,
     pub limit: Duration,
@@ -32,7 +48,7 @@ pub struct Plan {
 /// What a run came to.
 pub struct Run {
     /// What the target said of itself.
-    pub info: mpconform_spec::ImplInfo,
+    pub info: ImplInfo,
     pub outcomes: Vec<Outcome>,
     pub wall: Duration,
     /// Names that appeared in /dev/shm or as `pymp-*` / `mpconform-*` in the
@@ -57,16 +73,21 @@ fn residue_names() -> std::collections::BTreeSet<String> {
     names
 }
 
-/// Runs every clause of the plan under every start method the target has;
-/// `progress` sees each outcome as it arrives.
-pub fn run(plan: &Plan, progress: &(dyn Fn(&Outcome) + Sync)) -> Result<Run, HarnessError> {
-    let started = Instant::now();
-    let names_before = residue_names();
+/// What the runner learnt by opening the subject once in its own process.
+pub struct Probe {
+    pub info: ImplInfo,
+    /// Names its start left in /dev/shm or the temporary directory, removed.
+    pub left: Vec<String>,
+}
+
+/// Opens the subject once, in this process, to learn its name, version and
+/// start methods; whatever helpers its start left get the same grace as a
+/// clause's, then end.
+pub fn probe(subject: &dyn Subject, limit: std::time::Duration) -> Result<Probe, RunError> {
     groups::guard_run();
-    let exe = std::env::current_exe()?;
-    let (info, probe_left) = residue::with_probe_tmpdir(|| {
+    let (info, mut left) = residue::with_probe_tmpdir(|| {
         let mut shm = Default::default();
-        let info = plan.target.open(None, plan.limit).map(|mut opened| {
+        let info = subject.open(limit).map(|mut opened| {
             shm = residue::shm_in_use(&residue::descendants(i64::from(std::process::id())));
             opened.describe()
         });
@@ -76,44 +97,66 @@ pub fn run(plan: &Plan, progress: &(dyn Fn(&Outcome) + Sync)) -> Result<Run, Har
         residue::kill_descendants();
         (info, residue::remove_left_shm(&shm))
     });
-    let (info, probe_shm) = info;
-    let mut probe_left = probe_left;
-    probe_left.extend(probe_shm);
-    let info = info?;
+    let (info, shm) = info;
+    left.extend(shm);
+    Ok(Probe { info: info?, left })
+}
+
+/// The (clause, start method) runs of `clauses` on a target with `methods`
+/// (already narrowed to those asked for), in order.
+pub fn runs_of(clauses: &[&'static Clause], methods: &[String]) -> Vec<(&'static Clause, String)> {
+    clauses
+        .iter()
+        .flat_map(|c| {
+            let under: Vec<&String> = match c.methods {
+                mpconform_spec::Methods::Each => methods.iter().collect(),
+                mpconform_spec::Methods::Any => methods.iter().take(1).collect(),
+                mpconform_spec::Methods::Only(only) => methods
+                    .iter()
+                    .filter(|m| only.contains(&m.as_str()))
+                    .collect(),
+            };
+            under.into_iter().map(move |m| (*c, m.clone()))
+        })
+        .collect()
+}
+
+/// The target's start methods that `asked` keeps (all when it is empty).
+pub fn methods_asked(
+    subject: &dyn Subject,
+    info: &ImplInfo,
+    asked: &[String],
+) -> Result<Vec<String>, RunError> {
     let methods: Vec<String> = info
         .start_methods
         .iter()
-        .filter(|m| plan.methods.is_empty() || plan.methods.contains(m))
+        .filter(|m| asked.is_empty() || asked.contains(m))
         .cloned()
         .collect();
     if methods.is_empty() {
-        return Err(HarnessError::NoSuchMethod {
-            target: plan.target.to_string(),
-            asked: plan.methods.join(", "),
+        return Err(RunError::NoSuchMethod {
+            target: subject.name(),
+            asked: asked.join(", "),
             has: info.start_methods.join(", "),
         });
     }
-    let work: Vec<(&'static Clause, &str)> = plan
-        .clauses
-        .iter()
-        .flat_map(|c| {
-            let under: Vec<&str> = match c.methods {
-                mpconform_spec::Methods::Each => methods.iter().map(String::as_str).collect(),
-                mpconform_spec::Methods::Any => {
-                    methods.iter().take(1).map(String::as_str).collect()
-                }
-                mpconform_spec::Methods::Only(only) => methods
-                    .iter()
-                    .map(String::as_str)
-                    .filter(|m| only.contains(m))
-                    .collect(),
-            };
-            under.into_iter().map(move |m| (*c, m))
-        })
-        .collect();
+    Ok(methods)
+}
+
+/// Runs every clause of the plan under every start method the target has;
+/// `progress` sees each outcome as it arrives.
+pub fn run(plan: &Plan, progress: &(dyn Fn(&Outcome) + Sync)) -> Result<Run, RunError> {
+    let started = Instant::now();
+    let names_before = residue_names();
+    let Probe {
+        info,
+        left: probe_left,
+    } = probe(plan.subject, plan.limit)?;
+    let methods = methods_asked(plan.subject, &info, &plan.methods)?;
+    let work = runs_of(&plan.clauses, &methods);
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<Outcome>>> = Mutex::new(vec![None; work.len()]);
-    let failure: Mutex<Option<HarnessError>> = Mutex::new(None);
+    let failure: Mutex<Option<RunError>> = Mutex::new(None);
     std::thread::scope(|scope| {
         for _ in 0..plan.jobs.min(work.len()).max(1) {
             scope.spawn(|| loop {
@@ -121,7 +164,7 @@ pub fn run(plan: &Plan, progress: &(dyn Fn(&Outcome) + Sync)) -> Result<Run, Har
                 let Some((clause, method)) = work.get(i) else {
                     break;
                 };
-                match run_one(&exe, plan, clause, method) {
+                match run_one(plan.subject, clause, method, plan.limit) {
                     Ok(outcome) => {
                         progress(&outcome);
                         results.lock().expect("no panics while held")[i] = Some(outcome);
@@ -165,30 +208,28 @@ pub fn run(plan: &Plan, progress: &(dyn Fn(&Outcome) + Sync)) -> Result<Run, Har
     })
 }
 
-/// Runs one clause in a new process and turns whatever happens into an outcome.
-fn run_one(
-    exe: &std::path::Path,
-    plan: &Plan,
-    clause: &Clause,
+/// Runs one clause in a new process and turns whatever happens into an
+/// outcome; call [`probe`] (or [`groups::guard_run`]) first.
+pub fn run_one(
+    subject: &dyn Subject,
+    clause: &'static Clause,
     method: &str,
-) -> Result<Outcome, HarnessError> {
-    let mut command = Command::new(exe);
+    limit: std::time::Duration,
+) -> Result<Outcome, RunError> {
+    let request = Request {
+        clause,
+        method: method.to_string(),
+        limit,
+    };
+    let mut command: Command = subject.clause_process().map_err(RunError::Spawn)?;
     command
-        .arg("__clause")
-        .args(plan.target.as_args())
-        .args(["--clause", clause.id])
-        .args(["--method", method])
-        .args(["--timeout", &plan.limit.as_secs_f64().to_string()]);
-    if let Some(fault) = plan.fault {
-        command.args(["--fault", fault.name()]);
-    }
-    command
+        .env(REQUEST_VAR, request.encode())
         .process_group(0)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let started = Instant::now();
-    let Some(mut child) = groups::spawn(&mut command)? else {
+    let Some(mut child) = groups::spawn(&mut command).map_err(RunError::Spawn)? else {
         return Ok(bare(
             clause,
             method,
@@ -200,7 +241,7 @@ fn run_one(
     let pid = child.id() as i32;
     let mut out = Stream::new(child.stdout.take().expect("piped"));
     let mut err = Stream::new(child.stderr.take().expect("piped"));
-    let watched = watch(pid, started + plan.limit, &mut out, &mut err);
+    let watched = watch(pid, started + limit, &mut out, &mut err);
     out.drain();
     let mut entries = Vec::new();
     let mut reported = None;
@@ -228,8 +269,8 @@ fn run_one(
     removed.extend(residue::remove_clause_tmpdir(&residue::clause_tmpdir_of(
         pid as u32,
     )));
-    let timed_out = watched?;
-    let status = status?;
+    let timed_out = watched.map_err(RunError::Watch)?;
+    let status = status.map_err(RunError::Watch)?;
     err.drain();
     let millis = started.elapsed().as_secs_f64() * 1000.0;
     let stderr = tail(&String::from_utf8_lossy(&err.data));
@@ -245,7 +286,7 @@ fn run_one(
             Verdict::Timeout,
             format!(
                 "no verdict within the {:?} limit: the clause's process was killed{killed}",
-                plan.limit
+                limit
             ),
             entries,
         ),
@@ -320,7 +361,7 @@ fn watch<A: Read + AsRawFd, B: Read + AsRawFd>(
     deadline: Instant,
     out: &mut Stream<A>,
     err: &mut Stream<B>,
-) -> Result<bool, HarnessError> {
+) -> std::io::Result<bool> {
     let exit = mpconform_spec::observe::pidfd_open(i64::from(pid))?;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
