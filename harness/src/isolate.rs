@@ -4,7 +4,7 @@
 
 use crate::residue;
 use crate::subject::Subject;
-use crate::verdict::{ClauseMessage, Outcome, Verdict};
+use crate::verdict::{ClauseMessage, Described, Outcome, Verdict};
 use mpconform_spec::{Call, Clause, Session, Stop};
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -17,9 +17,21 @@ use thiserror::Error;
 /// test binary, whose arguments belong to libtest).
 pub const REQUEST_VAR: &str = "MPCONFORM_CLAUSE_RUN";
 
-/// What one clause's process is asked to run.
+/// What a clause's process is asked to do.
 #[derive(Debug, Clone)]
-pub struct Request {
+pub enum Request {
+    /// Run one clause under one start method.
+    Clause(ClauseRun),
+    /// Open the implementation, say what it offers, and end it: the
+    /// runner's probe, kept out of the runner's own process so that nothing
+    /// an implementation does to its process (a signal disposition, a
+    /// helper, a hang) reaches the runner.
+    Describe { limit: Duration },
+}
+
+/// One clause under one start method.
+#[derive(Debug, Clone)]
+pub struct ClauseRun {
     pub clause: &'static Clause,
     pub method: String,
     /// The clause's time limit; waits inside it give up at half of it, so a
@@ -30,25 +42,37 @@ pub struct Request {
 /// A request that cannot be carried out.
 #[derive(Debug, Error)]
 pub enum RequestError {
-    #[error(
-        "{REQUEST_VAR} is not set: this command runs one clause for the runner, which sets it"
-    )]
+    #[error("{REQUEST_VAR} is not set: this command runs one clause for the runner, which sets it")]
     Missing,
-    #[error("malformed {REQUEST_VAR} '{0}': expected CLAUSE METHOD SECONDS")]
+    #[error("malformed {REQUEST_VAR} '{0}': expected CLAUSE METHOD SECONDS or describe SECONDS")]
     Malformed(String),
     #[error("unknown clause '{0}' in {REQUEST_VAR}")]
     UnknownClause(String),
 }
 
+/// The word that asks for a description instead of a clause.
+const DESCRIBE: &str = "describe";
+
 impl Request {
     /// The value of [`REQUEST_VAR`] for this request.
     pub fn encode(&self) -> String {
-        format!(
-            "{} {} {}",
-            self.clause.id,
-            self.method,
-            self.limit.as_secs_f64()
-        )
+        match self {
+            Request::Clause(run) => format!(
+                "{} {} {}",
+                run.clause.id,
+                run.method,
+                run.limit.as_secs_f64()
+            ),
+            Request::Describe { limit } => format!("{DESCRIBE} {}", limit.as_secs_f64()),
+        }
+    }
+
+    /// The time limit of the whole request.
+    pub fn limit(&self) -> Duration {
+        match self {
+            Request::Clause(run) => run.limit,
+            Request::Describe { limit } => *limit,
+        }
     }
 
     /// Reads the request from the environment and removes it there, so that
@@ -58,25 +82,26 @@ impl Request {
         let value = std::env::var(REQUEST_VAR).map_err(|_| RequestError::Missing)?;
         std::env::remove_var(REQUEST_VAR);
         let malformed = || RequestError::Malformed(value.clone());
-        let mut words = value.split(' ');
-        let (Some(id), Some(method), Some(seconds), None) =
-            (words.next(), words.next(), words.next(), words.next())
-        else {
-            return Err(malformed());
+        let seconds = |text: &str| {
+            text.parse::<f64>()
+                .ok()
+                .and_then(|s| Duration::try_from_secs_f64(s).ok())
+                .filter(|d| !d.is_zero())
+                .ok_or_else(malformed)
         };
-        let limit = seconds
-            .parse::<f64>()
-            .ok()
-            .and_then(|s| Duration::try_from_secs_f64(s).ok())
-            .filter(|d| !d.is_zero())
-            .ok_or_else(malformed)?;
-        let clause = mpconform_spec::clauses::find(id)
-            .ok_or_else(|| RequestError::UnknownClause(id.to_string()))?;
-        Ok(Request {
-            clause,
-            method: method.to_string(),
-            limit,
-        })
+        let words: Vec<&str> = value.split(' ').collect();
+        match words[..] {
+            [DESCRIBE, limit] => Ok(Request::Describe {
+                limit: seconds(limit)?,
+            }),
+            [id, method, limit] => Ok(Request::Clause(ClauseRun {
+                clause: mpconform_spec::clauses::find(id)
+                    .ok_or_else(|| RequestError::UnknownClause(id.to_string()))?,
+                method: method.to_string(),
+                limit: seconds(limit)?,
+            })),
+            _ => Err(malformed()),
+        }
     }
 
     /// Whether this process was started to run a clause.
@@ -86,22 +111,17 @@ impl Request {
 }
 
 /// The whole life of a clause's process: reads the request from the
-/// environment, runs it against `subject` and writes its outcome to what was
-/// standard output; returns the exit status. A missing or bad request is one
-/// line on standard error and status 2.
+/// environment, carries it out against `subject` and writes what came of it
+/// to what was standard output; returns the exit status. A missing or bad
+/// request is one line on standard error and status 2.
 pub fn serve(subject: &dyn Subject) -> i32 {
-    match Request::take_from_env() {
-        Ok(request) => run_in_this_process(&request, subject),
+    let request = match Request::take_from_env() {
+        Ok(request) => request,
         Err(e) => {
             eprintln!("error: {e}");
-            2
+            return 2;
         }
-    }
-}
-
-/// Runs in the clause's process: runs the request and writes its outcome to
-/// what was standard output, then returns the exit status.
-pub fn run_in_this_process(job: &Request, subject: &dyn Subject) -> i32 {
+    };
     let me = std::process::id();
     // The runner blocks its stop signals; the implementation must see a
     // clean mask (terminate() sends SIGTERM).
@@ -113,14 +133,39 @@ pub fn run_in_this_process(job: &Request, subject: &dyn Subject) -> i32 {
     // A runner killed outright cannot kill this process's group: end with it.
     // SAFETY: prctl with PR_SET_PDEATHSIG takes a signal number.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
-    let outcome = run_job(job, subject, &report);
+    let message = match &request {
+        Request::Clause(run) => ClauseMessage::Outcome(Box::new(run_job(run, subject, &report))),
+        Request::Describe { limit } => ClauseMessage::Described(Box::new(describe(*limit, subject))),
+    };
     if std::process::id() != me {
         // A forked child that returned here by mistake must not report.
         // SAFETY: _exit only ends the process.
         unsafe { libc::_exit(70) };
     }
-    send(&report, &ClauseMessage::Outcome(Box::new(outcome)));
+    send(&report, &message);
     0
+}
+
+/// Opens the implementation and ends it again; its helpers get the same
+/// grace as a clause's, then end.
+fn describe(limit: Duration, subject: &dyn Subject) -> Described {
+    let (info, mut left) = residue::with_probe_tmpdir(|| {
+        let mut shm = Default::default();
+        let info = subject.open(limit).map(|mut opened| {
+            shm = residue::shm_in_use(&in_this_run());
+            opened.describe()
+        });
+        residue::await_children(residue::HELPER_GRACE);
+        residue::kill_descendants();
+        crate::driver::await_stderr_followers();
+        (info, residue::remove_left_shm(&shm))
+    });
+    let (info, shm) = info;
+    left.extend(shm);
+    Described {
+        info: info.map_err(|e| e.0),
+        left,
+    }
 }
 
 /// One message, one line, one write.
@@ -150,7 +195,7 @@ fn private_stdout() -> std::fs::File {
     }
 }
 
-fn run_job(job: &Request, subject: &dyn Subject, report: &std::fs::File) -> Outcome {
+fn run_job(job: &ClauseRun, subject: &dyn Subject, report: &std::fs::File) -> Outcome {
     let started = Instant::now();
     let tmp = residue::ClauseTmp::create();
     let fds_before = open_fds();

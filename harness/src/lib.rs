@@ -13,6 +13,7 @@ pub mod fuzz_process;
 pub mod groups;
 pub mod isolate;
 pub mod loopback;
+pub mod port;
 pub mod matrix;
 pub mod report;
 pub mod repro;
@@ -22,3 +23,6 @@ pub mod select;
 pub mod subject;
 pub mod target;
 pub mod verdict;
+
+/// The spec, for a port that depends on the harness alone.
+pub use mpconform_spec as spec;

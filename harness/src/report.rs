@@ -48,42 +48,7 @@ pub fn human(run: &Run, target: &str, fault: Option<&str>) -> String {
             o.clause,
             o.method
         );
-        if let Some(v) = &o.violation {
-            let _ = writeln!(text, "  check:    {}", v.check);
-            let _ = writeln!(text, "  expected: {}", v.expected);
-            let _ = writeln!(text, "  observed: {}", v.observed);
-        } else if let Some(reason) = &o.reason {
-            let _ = writeln!(text, "  reason:   {reason}");
-        }
-        if !o.leftover_processes.is_empty() {
-            let _ = writeln!(
-                text,
-                "  leftover processes killed: {:?}",
-                o.leftover_processes
-            );
-        }
-        if !o.leaked_fds.is_empty() {
-            let _ = writeln!(text, "  descriptors leaked: {:?}", o.leaked_fds);
-        }
-        if !o.leaked_names.is_empty() {
-            let _ = writeln!(
-                text,
-                "  named resources left (removed): {}",
-                o.leaked_names.join(", ")
-            );
-        }
-        if !o.transcript.is_empty() {
-            let _ = writeln!(text, "  transcript:");
-            for entry in &o.transcript {
-                let _ = writeln!(text, "    {}", transcript_line(entry));
-            }
-        }
-        if !o.stderr.is_empty() {
-            let _ = writeln!(text, "  stderr:");
-            for line in o.stderr.lines() {
-                let _ = writeln!(text, "    | {line}");
-            }
-        }
+        text.push_str(&outcome_details(o));
     }
     let counts = counts(&run.outcomes);
     let summary: Vec<String> = counts
@@ -114,6 +79,49 @@ pub fn human(run: &Run, target: &str, fault: Option<&str>) -> String {
             "left during the run and named by no verdict (not removed): {}",
             run.unattributed.join(", ")
         );
+    }
+    text
+}
+
+/// An outcome's check or reason, leaks, transcript and standard error,
+/// each line indented under its header.
+pub fn outcome_details(o: &Outcome) -> String {
+    let mut text = String::new();
+    if let Some(v) = &o.violation {
+        let _ = writeln!(text, "  check:    {}", v.check);
+        let _ = writeln!(text, "  expected: {}", v.expected);
+        let _ = writeln!(text, "  observed: {}", v.observed);
+    } else if let Some(reason) = &o.reason {
+        let _ = writeln!(text, "  reason:   {reason}");
+    }
+    if !o.leftover_processes.is_empty() {
+        let _ = writeln!(
+            text,
+            "  leftover processes killed: {:?}",
+            o.leftover_processes
+        );
+    }
+    if !o.leaked_fds.is_empty() {
+        let _ = writeln!(text, "  descriptors leaked: {:?}", o.leaked_fds);
+    }
+    if !o.leaked_names.is_empty() {
+        let _ = writeln!(
+            text,
+            "  named resources left (removed): {}",
+            o.leaked_names.join(", ")
+        );
+    }
+    if !o.transcript.is_empty() {
+        let _ = writeln!(text, "  transcript:");
+        for entry in &o.transcript {
+            let _ = writeln!(text, "    {}", transcript_line(entry));
+        }
+    }
+    if !o.stderr.is_empty() {
+        let _ = writeln!(text, "  stderr:");
+        for line in o.stderr.lines() {
+            let _ = writeln!(text, "    | {line}");
+        }
     }
     text
 }

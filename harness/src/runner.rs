@@ -4,7 +4,7 @@
 //! outcome gets `crash`; the run always goes on.
 
 use crate::groups;
-use crate::isolate::{Request, REQUEST_VAR};
+use crate::isolate::{ClauseRun, Request, REQUEST_VAR};
 use crate::residue;
 use crate::subject::{OpenError, Subject};
 use crate::verdict::{ClauseMessage, Outcome, Verdict};
@@ -80,26 +80,11 @@ pub struct Probe {
     pub left: Vec<String>,
 }
 
-/// Opens the subject once, in this process, to learn its name, version and
-/// start methods; whatever helpers its start left get the same grace as a
-/// clause's, then end.
+/// Opens the subject once, in a process of its own, to learn its name,
+/// version and start methods; installs the run's stop-signal guard first.
 pub fn probe(subject: &dyn Subject, limit: std::time::Duration) -> Result<Probe, RunError> {
     groups::guard_run();
-    let (info, mut left) = residue::with_probe_tmpdir(|| {
-        let mut shm = Default::default();
-        let info = subject.open(limit).map(|mut opened| {
-            shm = residue::shm_in_use(&residue::descendants(i64::from(std::process::id())));
-            opened.describe()
-        });
-        // The probe's driver may leave helpers (they come here, the runner
-        // being a subreaper): they get the same grace as a clause's, then end.
-        residue::await_children(residue::HELPER_GRACE);
-        residue::kill_descendants();
-        (info, residue::remove_left_shm(&shm))
-    });
-    let (info, shm) = info;
-    left.extend(shm);
-    Ok(Probe { info: info?, left })
+    describe(subject, limit)
 }
 
 /// The (clause, start method) runs of `clauses` on a target with `methods`
@@ -208,19 +193,54 @@ pub fn run(plan: &Plan, progress: &(dyn Fn(&Outcome) + Sync)) -> Result<Run, Run
     })
 }
 
-/// Runs one clause in a new process and turns whatever happens into an
-/// outcome; call [`probe`] (or [`groups::guard_run`]) first.
-pub fn run_one(
-    subject: &dyn Subject,
-    clause: &'static Clause,
-    method: &str,
-    limit: std::time::Duration,
-) -> Result<Outcome, RunError> {
-    let request = Request {
-        clause,
-        method: method.to_string(),
-        limit,
-    };
+/// What became of one request's process.
+struct Launched {
+    messages: Vec<ClauseMessage>,
+    /// Killed at the time limit.
+    timed_out: bool,
+    status: std::process::ExitStatus,
+    /// Its standard error's last lines.
+    stderr: String,
+    /// Other members of its group still running when it ended, killed.
+    stray: usize,
+    /// Names its processes left that the harness removed.
+    removed: Vec<String>,
+    started: Instant,
+}
+
+impl Launched {
+    /// `; N other processes of its group were killed`, when there were.
+    fn killed(&self) -> String {
+        if self.stray > 0 {
+            format!(
+                "; {} other processes of its group were killed",
+                self.stray
+            )
+        } else {
+            String::new()
+        }
+    }
+
+    /// How the process ended without a word, as a sentence.
+    fn ended(&self, what: &str) -> String {
+        match self.status.signal() {
+            Some(signal) => format!(
+                "{what} died of signal {signal} without a verdict{}",
+                self.killed()
+            ),
+            None => format!(
+                "{what} exited with status {} without a verdict{}",
+                self.status.code().unwrap_or(-1),
+                self.killed()
+            ),
+        }
+    }
+}
+
+/// Starts `request`'s process in a group of its own, reads what it says
+/// until it ends or its limit passes, then kills what is left of the group
+/// and removes what it left; `None` once the run is stopping.
+fn launch(subject: &dyn Subject, request: &Request) -> Result<Option<Launched>, RunError> {
     let mut command: Command = subject.clause_process().map_err(RunError::Spawn)?;
     command
         .env(REQUEST_VAR, request.encode())
@@ -230,32 +250,24 @@ pub fn run_one(
         .stderr(Stdio::piped());
     let started = Instant::now();
     let Some(mut child) = groups::spawn(&mut command).map_err(RunError::Spawn)? else {
-        return Ok(bare(
-            clause,
-            method,
-            Verdict::Error,
-            "the run was stopped".into(),
-            Vec::new(),
-        ));
+        return Ok(None);
     };
     let pid = child.id() as i32;
     let mut out = Stream::new(child.stdout.take().expect("piped"));
     let mut err = Stream::new(child.stderr.take().expect("piped"));
-    let watched = watch(pid, started + limit, &mut out, &mut err);
+    let watched = watch(pid, started + request.limit(), &mut out, &mut err);
     out.drain();
-    let mut entries = Vec::new();
-    let mut reported = None;
-    for line in String::from_utf8_lossy(&out.data).lines() {
-        match serde_json::from_str(line) {
-            Ok(ClauseMessage::Entry(entry)) => entries.push(entry),
-            Ok(ClauseMessage::Outcome(outcome)) => reported = Some(*outcome),
-            Err(_) => {}
-        }
-    }
-    // A clause process that reported has already killed and reaped all it
-    // made; only a killed or crashed one leaves a group to clean up. Either
-    // way the leader is unreaped here, so its group id is still its own.
-    let clean = matches!(watched, Ok(false)) && reported.is_some();
+    let messages: Vec<ClauseMessage> = String::from_utf8_lossy(&out.data)
+        .lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect();
+    let finished = messages
+        .iter()
+        .any(|m| !matches!(m, ClauseMessage::Entry(_)));
+    // A process that reported has already killed and reaped all it made;
+    // only a killed or crashed one leaves a group to clean up. Either way
+    // the leader is unreaped here, so its group id is still its own.
+    let clean = matches!(watched, Ok(false)) && finished;
     // What a killed run's processes hold in /dev/shm, seen before they die.
     let shm = if clean {
         Default::default()
@@ -272,43 +284,102 @@ pub fn run_one(
     let timed_out = watched.map_err(RunError::Watch)?;
     let status = status.map_err(RunError::Watch)?;
     err.drain();
-    let millis = started.elapsed().as_secs_f64() * 1000.0;
-    let stderr = tail(&String::from_utf8_lossy(&err.data));
-    let killed = if stray > 0 {
-        format!("; {stray} other processes of its group were killed")
-    } else {
-        String::new()
+    Ok(Some(Launched {
+        messages,
+        timed_out,
+        status,
+        stderr: tail(&String::from_utf8_lossy(&err.data)),
+        stray,
+        removed,
+        started,
+    }))
+}
+
+/// Opens `subject` in a process of its own, like a clause's, and returns
+/// what it says of itself.
+fn describe(subject: &dyn Subject, limit: std::time::Duration) -> Result<Probe, RunError> {
+    let opened = |why: String| RunError::Open(OpenError(why));
+    let Some(launched) = launch(subject, &Request::Describe { limit })? else {
+        return Err(opened("the run was stopped".into()));
     };
-    let mut outcome = match (timed_out, reported) {
+    let described = launched.messages.iter().find_map(|m| match m {
+        ClauseMessage::Described(d) => Some(d),
+        _ => None,
+    });
+    let mut left = launched.removed.clone();
+    match described {
+        Some(d) => {
+            left.extend(d.left.iter().cloned());
+            let info = d.info.clone().map_err(opened)?;
+            Ok(Probe { info, left })
+        }
+        None if launched.timed_out => Err(opened(format!(
+            "it did not say what it offers within the {limit:?} limit{}",
+            launched.killed()
+        ))),
+        None => {
+            let mut why = launched.ended("the describing process");
+            if let Some(last) = launched.stderr.lines().rev().find(|l| !l.trim().is_empty()) {
+                why.push_str(&format!(" (stderr: {})", last.trim()));
+            }
+            Err(opened(why))
+        }
+    }
+}
+
+/// Runs one clause in a new process and turns whatever happens into an
+/// outcome; call [`probe`] (or [`groups::guard_run`]) first.
+pub fn run_one(
+    subject: &dyn Subject,
+    clause: &'static Clause,
+    method: &str,
+    limit: std::time::Duration,
+) -> Result<Outcome, RunError> {
+    let request = Request::Clause(ClauseRun {
+        clause,
+        method: method.to_string(),
+        limit,
+    });
+    let Some(launched) = launch(subject, &request)? else {
+        return Ok(bare(
+            clause,
+            method,
+            Verdict::Error,
+            "the run was stopped".into(),
+            Vec::new(),
+        ));
+    };
+    let millis = launched.started.elapsed().as_secs_f64() * 1000.0;
+    let mut entries = Vec::new();
+    let mut reported = None;
+    for message in &launched.messages {
+        match message {
+            ClauseMessage::Entry(entry) => entries.push(entry.clone()),
+            ClauseMessage::Outcome(outcome) => reported = Some((**outcome).clone()),
+            ClauseMessage::Described(_) => {}
+        }
+    }
+    let mut outcome = match (launched.timed_out, reported) {
         (true, _) => bare(
             clause,
             method,
             Verdict::Timeout,
             format!(
-                "no verdict within the {:?} limit: the clause's process was killed{killed}",
-                limit
+                "no verdict within the {limit:?} limit: the clause's process was killed{}",
+                launched.killed()
             ),
             entries,
         ),
         (false, Some(outcome)) => outcome,
-        (false, None) => {
-            bare(
-                clause,
-                method,
-                Verdict::Crash,
-                match status.signal() {
-                    Some(signal) => {
-                        format!("the clause's process died of signal {signal} without a verdict{killed}")
-                    }
-                    None => format!(
-                        "the clause's process exited with status {} without a verdict{killed}",
-                        status.code().unwrap_or(-1)
-                    ),
-                },
-                entries,
-            )
-        }
+        (false, None) => bare(
+            clause,
+            method,
+            Verdict::Crash,
+            launched.ended("the clause's process"),
+            entries,
+        ),
     };
+    let removed = launched.removed;
     if !removed.is_empty() {
         outcome.reason = Some(format!(
             "{}; the harness removed what its processes left: {}",
@@ -318,7 +389,7 @@ pub fn run_one(
         outcome.leaked_names.extend(removed);
     }
     if outcome.verdict != Verdict::Pass {
-        outcome.stderr = stderr;
+        outcome.stderr = launched.stderr;
     }
     outcome.millis = millis;
     Ok(outcome)

@@ -98,4 +98,14 @@ pub struct Outcome {
 pub enum ClauseMessage {
     Entry(TranscriptEntry),
     Outcome(Box<Outcome>),
+    Described(Box<Described>),
+}
+
+/// What a describing process found: what the implementation says of itself
+/// (or why it would not open), and the names its start and end left in
+/// /dev/shm or its temporary directory, removed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Described {
+    pub info: Result<mpconform_spec::ImplInfo, String>,
+    pub left: Vec<String>,
 }

@@ -1,0 +1,1 @@
+mpconform_harness::harness!(reference_port::open);
