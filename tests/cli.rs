@@ -57,6 +57,8 @@ fn list_json_covers_every_process_and_os_behaviour() {
 #[case(&["run", "--fault", "no-such-fault"], "error: unknown fault 'no-such-fault' (see `mpconform faults`)")]
 #[case(&["run", "--target", "nowhere"], "error: unknown target 'nowhere' (the targets file targets.toml has: cpython-2.7, cpython-3.6, cpython-3.7, cpython-3.8, cpython-3.9, cpython-3.10, cpython-3.11, cpython-3.12, cpython-3.13, python3, pypy3, billiard, multiprocess, rustpython, loky)")]
 #[case(&["run", "--target", "python:/nowhere/python"], "error: no interpreter '/nowhere/python': give a path to one, or the name of a program in PATH")]
+#[case(&["run", "--target", "driver:/nowhere/driver --flag"], "error: no driver program '/nowhere/driver': give a path to one, or the name of a program in PATH")]
+#[case(&["run", "--target", "driver:tests/data/drivers/unsupported.sh", "--fault", "close-closes-reader"], "error: fault switches belong to the reference implementation, not to 'driver:tests/data/drivers/unsupported.sh'")]
 #[case(&["run", "--target", "ref", "--module", "billiard"], "error: --module applies to a python:INTERPRETER target, not 'ref'")]
 #[case(&["run", "--partition", "3/2"], "error: --partition takes K/N with 1 <= K <= N, not '3/2'")]
 #[case(&["matrix", "--set", "nosuch"], "error: unknown set 'nosuch' (the targets file targets.toml has: all, ci, cpython, ports)")]

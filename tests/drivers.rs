@@ -101,3 +101,28 @@ fn a_driver_that_dies_before_its_hello_shows_its_stderr_in_one_line() {
         "{stderr}"
     );
 }
+
+/// `driver:COMMAND` runs any program that speaks the protocol, with no
+/// Python assumed: a POSIX sh driver that says `unsupported` to every call
+/// gets `unsupported` for every clause, with its reason or the capability
+/// its hello lacks, and the run exits 1 (no expectations say so).
+#[test]
+fn a_driver_in_another_language_is_a_target() {
+    let driver = format!(
+        "driver:{}/tests/data/drivers/unsupported.sh",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let (status, report) = common::run_json(&["--target", &driver]);
+    assert_eq!(status, 1, "{report:#}");
+    assert_eq!(report["target"], driver.as_str());
+    let outcomes = report["outcomes"].as_array().expect("outcomes");
+    assert_eq!(outcomes.len(), common::clause_ids().len());
+    for o in outcomes {
+        let reason = o["reason"].as_str().unwrap_or_default();
+        assert_eq!(o["verdict"], "unsupported", "{o:#}");
+        assert!(
+            reason == "this driver implements no call" || reason.starts_with("lacks "),
+            "{o:#}"
+        );
+    }
+}

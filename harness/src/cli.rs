@@ -201,7 +201,9 @@ enum Command {
 /// the clause process it starts.
 #[derive(clap::Args)]
 struct Against {
-    /// The implementation: 'ref', 'loopback:ref' or 'python:INTERPRETER'.
+    /// The implementation: 'ref', 'loopback:ref', 'python:INTERPRETER',
+    /// 'driver:COMMAND' (any program that speaks drivers/PROTOCOL.md) or a
+    /// name from the targets file.
     #[arg(long, default_value = "ref")]
     target: String,
     /// With a python: target, the module that plays multiprocessing
@@ -230,10 +232,14 @@ impl Against {
             }
             Err(e) => return Err(e.into()),
         };
-        if let Target::Python(command) = &target {
-            if !crate::driver::interpreter_exists(&command.interpreter) {
+        match &target {
+            Target::Python(command) if !crate::driver::interpreter_exists(&command.interpreter) => {
                 return Err(TargetError::NoInterpreter(command.interpreter.clone()).into());
             }
+            Target::Driver(argv) if !crate::driver::interpreter_exists(&argv[0]) => {
+                return Err(TargetError::NoDriver(argv[0].clone()).into());
+            }
+            _ => {}
         }
         let fault = self
             .fault

@@ -234,15 +234,10 @@ fn high_pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
 }
 
 impl Driver {
-    /// Starts the driver and reads its hello, giving it `limit` to say it.
+    /// Starts the Python driver and reads its hello, giving it `limit` to
+    /// say it.
     pub fn start(command: &DriverCommand, limit: Duration) -> Result<Driver, DriverError> {
-        let started = |source| DriverError::Start {
-            interpreter: command.interpreter.clone(),
-            source,
-        };
         let file = driver_file()?;
-        let (request_read, request_write) = high_pipe().map_err(started)?;
-        let (reply_read, reply_write) = high_pipe().map_err(started)?;
         let mut process = Command::new(&command.interpreter);
         if command.module.is_none() {
             // The standard library's multiprocessing needs no site-packages,
@@ -252,11 +247,37 @@ impl Driver {
         }
         process
             .arg(&file)
-            .args(["--protocol", &PROTOCOL.to_string()])
-            .stdin(Stdio::null());
+            .args(["--protocol", &PROTOCOL.to_string()]);
         if let Some(module) = &command.module {
             process.args(["--module", module]);
         }
+        Self::start_process(process, &command.interpreter, limit)
+    }
+
+    /// Starts any program that speaks drivers/PROTOCOL.md, `argv` then
+    /// `--protocol 1`, and reads its hello.
+    pub fn start_program(argv: &[String], limit: Duration) -> Result<Driver, DriverError> {
+        let mut process = Command::new(&argv[0]);
+        process
+            .args(&argv[1..])
+            .args(["--protocol", &PROTOCOL.to_string()]);
+        Self::start_process(process, &argv.join(" "), limit)
+    }
+
+    /// Starts `process` as a driver (`shown` names it in errors): its fd 3
+    /// and 4 carry the protocol; its standard error is followed.
+    fn start_process(
+        mut process: Command,
+        name: &str,
+        limit: Duration,
+    ) -> Result<Driver, DriverError> {
+        let started = |source| DriverError::Start {
+            interpreter: name.to_string(),
+            source,
+        };
+        let (request_read, request_write) = high_pipe().map_err(started)?;
+        let (reply_read, reply_write) = high_pipe().map_err(started)?;
+        process.stdin(Stdio::null());
         // The target's temporary files go to the clause run's private
         // directory, where the harness finds what it leaves (residue.rs).
         if let Some(tmp) = crate::residue::target_tmpdir() {
@@ -298,7 +319,7 @@ impl Driver {
             shutdown: limit,
         };
         let no_hello = |detail: String| DriverError::NoHello {
-            interpreter: command.interpreter.clone(),
+            interpreter: name.to_string(),
             detail,
             stderr: stderr.text(Duration::from_secs(1)),
         };

@@ -1,5 +1,6 @@
 //! Targets as the command line spells them (`ref`, `loopback:ref`,
-//! `python:INTERPRETER` with an optional `--module NAME`): the CLI's kind of
+//! `python:INTERPRETER` with an optional `--module NAME`, `driver:COMMAND`):
+//! the CLI's kind of
 //! [`Subject`], whose clause processes are `mpconform __clause` re-executed.
 
 use crate::driver::{Driver, DriverCommand};
@@ -14,7 +15,7 @@ use thiserror::Error;
 /// A target that cannot be made from what was given.
 #[derive(Debug, Error)]
 pub enum TargetError {
-    #[error("unknown target '{0}': expected 'ref', 'loopback:ref', 'python:INTERPRETER' or a name from the targets file (see `mpconform targets`)")]
+    #[error("unknown target '{0}': expected 'ref', 'loopback:ref', 'python:INTERPRETER', 'driver:COMMAND' or a name from the targets file (see `mpconform targets`)")]
     Unknown(String),
     #[error("--module applies to a python:INTERPRETER target, not '{0}'")]
     ModuleWithoutDriver(String),
@@ -22,6 +23,8 @@ pub enum TargetError {
     FaultNeedsReference(String),
     #[error("no interpreter '{0}': give a path to one, or the name of a program in PATH")]
     NoInterpreter(String),
+    #[error("no driver program '{0}': give a path to one, or the name of a program in PATH")]
+    NoDriver(String),
 }
 
 /// An implementation the CLI can point the clauses at.
@@ -34,6 +37,9 @@ pub enum Target {
     LoopbackRef(Option<Fault>),
     /// A module with multiprocessing's API, run by the Python driver.
     Python(DriverCommand),
+    /// Any program that speaks drivers/PROTOCOL.md: its words, run with
+    /// `--protocol 1` added.
+    Driver(Vec<String>),
 }
 
 impl Target {
@@ -42,13 +48,17 @@ impl Target {
         let target = match spec {
             "ref" => Target::Ref(None),
             "loopback:ref" => Target::LoopbackRef(None),
-            other => match other.strip_prefix("python:") {
-                Some("") => return Err(TargetError::Unknown(other.to_string())),
-                Some(interpreter) => Target::Python(DriverCommand {
-                    interpreter: expand_home(interpreter),
-                    module: module.map(str::to_string),
-                }),
-                None => return Err(TargetError::Unknown(other.to_string())),
+            other => match (other.strip_prefix("python:"), other.strip_prefix("driver:")) {
+                (Some(interpreter), _) if !interpreter.is_empty() => {
+                    Target::Python(DriverCommand {
+                        interpreter: expand_home(interpreter),
+                        module: module.map(str::to_string),
+                    })
+                }
+                (_, Some(command)) if !command.trim().is_empty() => Target::Driver(
+                    command.split_whitespace().map(expand_home).collect(),
+                ),
+                _ => return Err(TargetError::Unknown(other.to_string())),
             },
         };
         if module.is_some() && !matches!(target, Target::Python(_)) {
@@ -72,7 +82,7 @@ impl Target {
     pub fn fault(&self) -> Option<Fault> {
         match self {
             Target::Ref(fault) | Target::LoopbackRef(fault) => *fault,
-            Target::Python(_) => None,
+            Target::Python(_) | Target::Driver(_) => None,
         }
     }
 
@@ -98,6 +108,7 @@ impl Target {
             Target::Ref(_) => "ref".into(),
             Target::LoopbackRef(_) => "loopback:ref".into(),
             Target::Python(command) => format!("python:{}", command.interpreter),
+            Target::Driver(argv) => format!("driver:{}", argv.join(" ")),
         }
     }
 }
@@ -118,6 +129,9 @@ impl Subject for Target {
             Target::Python(command) => {
                 Box::new(Driver::start(command, limit).map_err(|e| OpenError(e.to_string()))?)
             }
+            Target::Driver(argv) => Box::new(
+                Driver::start_program(argv, limit).map_err(|e| OpenError(e.to_string()))?,
+            ),
         })
     }
 
