@@ -33,10 +33,21 @@ enum Format {
     Json,
 }
 
+/// How a run's verdicts are printed.
+#[derive(Clone, Copy, ValueEnum)]
+enum RunFormat {
+    Human,
+    Json,
+    /// JUnit XML, one test case per clause run.
+    Junit,
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum MatrixFormat {
     Markdown,
     Json,
+    /// JUnit XML, one test suite per target.
+    Junit,
 }
 
 #[derive(Subcommand)]
@@ -69,7 +80,7 @@ enum Command {
         #[arg(short = 'j', long = "jobs")]
         jobs: Option<usize>,
         #[arg(long, value_enum, default_value = "human")]
-        format: Format,
+        format: RunFormat,
         /// The target's expectations (default: a named target's file from
         /// the targets file; none for others).
         #[arg(long)]
@@ -349,7 +360,7 @@ fn dispatch(command: Command) -> Result<ExitCode, HarnessError> {
                 limit,
                 methods,
             };
-            let human = matches!(format, Format::Human);
+            let human = matches!(format, RunFormat::Human);
             let progress = |o: &crate::verdict::Outcome| {
                 if human {
                     say(format_args!("{}\n", report::progress_line(o)));
@@ -359,8 +370,9 @@ fn dispatch(command: Command) -> Result<ExitCode, HarnessError> {
             let target_name = target.to_string();
             let fault_name = target.fault().map(|f| f.name());
             let text = match format {
-                Format::Human => report::human(&run, &target_name, fault_name),
-                Format::Json => report::json(&run, &target_name, fault_name),
+                RunFormat::Human => report::human(&run, &target_name, fault_name),
+                RunFormat::Json => report::json(&run, &target_name, fault_name),
+                RunFormat::Junit => crate::junit::of_run(&run, &target_name, &expected),
             };
             say(format_args!("{text}\n"));
             if let (Some(file), true) = (&expectations_file, human) {
@@ -415,6 +427,7 @@ fn dispatch(command: Command) -> Result<ExitCode, HarnessError> {
                     "{}\n",
                     serde_json::to_string_pretty(&m).expect("serializes")
                 )),
+                MatrixFormat::Junit => say(format_args!("{}\n", crate::junit::of_matrix(&m))),
             }
             if let Some(path) = html {
                 std::fs::write(&path, crate::matrix::html(&m)).map_err(|source| {

@@ -42,7 +42,9 @@ pub struct ClauseRun {
 /// A request that cannot be carried out.
 #[derive(Debug, Error)]
 pub enum RequestError {
-    #[error("{REQUEST_VAR} is not set: this command runs one clause for the runner, which sets it")]
+    #[error(
+        "{REQUEST_VAR} is not set: this command runs one clause for the runner, which sets it"
+    )]
     Missing,
     #[error("malformed {REQUEST_VAR} '{0}': expected CLAUSE METHOD SECONDS or describe SECONDS")]
     Malformed(String),
@@ -135,7 +137,9 @@ pub fn serve(subject: &dyn Subject) -> i32 {
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
     let message = match &request {
         Request::Clause(run) => ClauseMessage::Outcome(Box::new(run_job(run, subject, &report))),
-        Request::Describe { limit } => ClauseMessage::Described(Box::new(describe(*limit, subject))),
+        Request::Describe { limit } => {
+            ClauseMessage::Described(Box::new(describe(*limit, subject)))
+        }
     };
     if std::process::id() != me {
         // A forked child that returned here by mistake must not report.

@@ -25,13 +25,16 @@ pub const DEFAULT_LIMIT: f64 = 10.0;
 /// The environment variable that sets each clause's time limit, in seconds.
 pub const LIMIT_VAR: &str = "MPCONFORM_TIMEOUT";
 
+/// How a port opens its implementation, as the harness takes it.
+pub type Opener = fn() -> Result<Box<dyn Implementation>, String>;
+
 /// What the `harness!` macro knows of the port.
 pub struct Port {
     /// The port's package name, for the reports.
     pub name: &'static str,
     /// Opens a fresh implementation: in each clause's process, and once in
     /// the test binary to learn its start methods.
-    pub open: fn() -> Result<Box<dyn Implementation>, String>,
+    pub open: Opener,
     /// The port's expectations file; a missing file is no expectations
     /// unless `required`.
     pub expectations: &'static str,
@@ -97,7 +100,7 @@ pub fn main(port: Port) -> ExitCode {
 /// One trial per clause and start method of the port, named `ID::METHOD`.
 fn trials(
     port: &Port,
-    subject: FnSubject<fn() -> Result<Box<dyn Implementation>, String>>,
+    subject: FnSubject<Opener>,
 ) -> Result<Vec<Trial>, String> {
     let limit = limit()?;
     let expectations = Arc::new(expectations_of(port)?);

@@ -212,10 +212,7 @@ impl Launched {
     /// `; N other processes of its group were killed`, when there were.
     fn killed(&self) -> String {
         if self.stray > 0 {
-            format!(
-                "; {} other processes of its group were killed",
-                self.stray
-            )
+            format!("; {} other processes of its group were killed", self.stray)
         } else {
             String::new()
         }

@@ -55,9 +55,9 @@ impl Target {
                         module: module.map(str::to_string),
                     })
                 }
-                (_, Some(command)) if !command.trim().is_empty() => Target::Driver(
-                    command.split_whitespace().map(expand_home).collect(),
-                ),
+                (_, Some(command)) if !command.trim().is_empty() => {
+                    Target::Driver(command.split_whitespace().map(expand_home).collect())
+                }
                 _ => return Err(TargetError::Unknown(other.to_string())),
             },
         };
@@ -129,9 +129,9 @@ impl Subject for Target {
             Target::Python(command) => {
                 Box::new(Driver::start(command, limit).map_err(|e| OpenError(e.to_string()))?)
             }
-            Target::Driver(argv) => Box::new(
-                Driver::start_program(argv, limit).map_err(|e| OpenError(e.to_string()))?,
-            ),
+            Target::Driver(argv) => {
+                Box::new(Driver::start_program(argv, limit).map_err(|e| OpenError(e.to_string()))?)
+            }
         })
     }
 
