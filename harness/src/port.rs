@@ -56,17 +56,26 @@ where
 /// Puts the suite in a port's test binary. `harness!(open)` reads the
 /// optional `mpconform.toml` beside the port's Cargo.toml;
 /// `harness!(open, "FILE")` reads FILE (relative to the same directory),
-/// which must exist.
+/// which must exist. `init = PATH` names a function to call first thing in
+/// `main`, for a crate that re-enters `main` in its children
+/// (`procspawn::init`).
 #[macro_export]
 macro_rules! harness {
     ($open:path) => {
-        $crate::harness!(@main $open, "mpconform.toml", false);
+        $crate::harness!(@main $open, "mpconform.toml", false, || {});
+    };
+    ($open:path, init = $init:path) => {
+        $crate::harness!(@main $open, "mpconform.toml", false, $init);
     };
     ($open:path, $expectations:literal) => {
-        $crate::harness!(@main $open, $expectations, true);
+        $crate::harness!(@main $open, $expectations, true, || {});
     };
-    (@main $open:path, $expectations:literal, $required:literal) => {
+    ($open:path, $expectations:literal, init = $init:path) => {
+        $crate::harness!(@main $open, $expectations, true, $init);
+    };
+    (@main $open:path, $expectations:literal, $required:literal, $init:expr) => {
         fn main() -> ::std::process::ExitCode {
+            ($init)();
             $crate::port::main($crate::port::Port {
                 name: env!("CARGO_PKG_NAME"),
                 open: || $crate::port::boxed($open()),
