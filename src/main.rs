@@ -1,4 +1,8 @@
-//! The `mpconform` command: every subcommand lives in the harness crate.
+//! The `mpconform` command: the command line over the harness library
+//! (src/cli/, one module per subcommand).
+
+mod cli;
+
 fn main() -> std::process::ExitCode {
-    mpconform_harness::cli::main()
+    cli::main()
 }

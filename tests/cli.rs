@@ -69,6 +69,7 @@ fn list_json_covers_every_process_and_os_behaviour() {
 #[case(&["run", "-j", "0"], "error: -j must be at least 1")]
 #[case(&["run", "--no-such-flag"], "error: unexpected argument '--no-such-flag' found")]
 #[case(&["frobnicate"], "error: unrecognized subcommand 'frobnicate'")]
+#[case(&["fuzz", "--seeds", "/nonexistent/seeds.txt"], "error: cannot write /nonexistent/seeds.txt: No such file or directory (os error 2)")]
 #[case(&["run", "--method", "sporn"], "error: unknown start method 'sporn': expected one of fork, spawn, forkserver, loky")]
 #[case(&["matrix", "--method", "sporn"], "error: unknown start method 'sporn': expected one of fork, spawn, forkserver, loky")]
 #[case(&["fuzz", "--method", "sporn"], "error: unknown start method 'sporn': expected one of fork, spawn, forkserver, loky")]

@@ -13,7 +13,6 @@
 //! Shrinking yields a minimal failing case, printed as a Python-like program;
 //! failing seeds persist in a file and are replayed first.
 
-use crate::error::HarnessError;
 use crate::subject::Subject;
 use mpconform_spec::{
     Call, Implementation, IpcOp, Item, ProcessSpec, Program, PyError, QueueKind, Session, Step,
@@ -761,6 +760,11 @@ fn new_runner(config: Config, generator: Generator) -> TestRunner {
     }
 }
 
+/// The fuzzer gave up before it could say whether the target departs.
+#[derive(Debug, thiserror::Error)]
+#[error("the fuzzer could not go on: {0}")]
+pub struct FuzzError(pub String);
+
 /// Runs `cases` sequential and `cases` concurrent cases; stops at the first
 /// failure, shrunk to a minimal case.
 pub fn fuzz(
@@ -769,7 +773,7 @@ pub fn fuzz(
     cases: u32,
     seeds: Option<&str>,
     generator: Generator,
-) -> Result<FuzzReport, HarnessError> {
+) -> Result<FuzzReport, FuzzError> {
     let config = |file: Option<&str>| {
         let mut c = Config::with_cases(cases);
         c.failure_persistence = file.map(|f| {
@@ -802,7 +806,7 @@ pub fn fuzz(
             report.finding = Some(finding(why.message(), sequential_program(&init, &ops)));
             return Ok(report);
         }
-        Err(TestError::Abort(why)) => return Err(HarnessError::Fuzz(why.to_string())),
+        Err(TestError::Abort(why)) => return Err(FuzzError(why.to_string())),
     }
 
     let mut runner = new_runner(config(seeds), generator);
@@ -817,7 +821,7 @@ pub fn fuzz(
         Err(TestError::Fail(why, w)) => {
             report.finding = Some(finding(why.message(), concurrent_program(&w)))
         }
-        Err(TestError::Abort(why)) => return Err(HarnessError::Fuzz(why.to_string())),
+        Err(TestError::Abort(why)) => return Err(FuzzError(why.to_string())),
     }
     Ok(report)
 }

@@ -3,7 +3,6 @@
 //! dies with the group when the run ends or is stopped, and with a per-case
 //! time limit, so that a case that hangs becomes a finding, not a hung run.
 
-use crate::error::HarnessError;
 use crate::groups;
 use nix::sys::wait::{waitid, Id, WaitPidFlag, WaitStatus};
 use std::os::unix::process::CommandExt;
@@ -56,7 +55,7 @@ pub fn start_watchdog(limit: Duration) {
 /// Runs `mpconform ARGS` in a process group of its own, stdout and stderr
 /// passed through, and returns its exit status; kills the group when the
 /// process ends and on a stop signal.
-pub fn run_isolated(args: &[String]) -> Result<u8, HarnessError> {
+pub fn run_isolated(args: &[String]) -> std::io::Result<u8> {
     groups::guard_run();
     let mut command = Command::new(std::env::current_exe()?);
     command
@@ -80,7 +79,7 @@ pub fn run_isolated(args: &[String]) -> Result<u8, HarnessError> {
             Ok(WaitStatus::Signaled(_, signal, _)) => break 128u8.wrapping_add(signal as u8),
             Ok(_) => continue,
             Err(nix::errno::Errno::EINTR) => continue,
-            Err(e) => return Err(HarnessError::Spawn(e.into())),
+            Err(e) => return Err(e.into()),
         }
     };
     groups::kill(pid, false);

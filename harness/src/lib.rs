@@ -4,9 +4,7 @@
 pub mod bench;
 pub mod bench_transfer;
 pub mod catalogue;
-pub mod cli;
 pub mod driver;
-pub mod error;
 pub mod expectations;
 pub mod fuzz;
 pub mod fuzz_process;

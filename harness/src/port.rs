@@ -107,10 +107,7 @@ pub fn main(port: Port) -> ExitCode {
 }
 
 /// One trial per clause and start method of the port, named `ID::METHOD`.
-fn trials(
-    port: &Port,
-    subject: FnSubject<Opener>,
-) -> Result<Vec<Trial>, String> {
+fn trials(port: &Port, subject: FnSubject<Opener>) -> Result<Vec<Trial>, String> {
     let limit = limit()?;
     let expectations = Arc::new(expectations_of(port)?);
     let all = clauses::all();

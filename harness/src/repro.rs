@@ -5,13 +5,23 @@
 //! implementation's and marks the first that differs.
 
 use crate::driver::driver_source;
-use crate::error::HarnessError;
-use crate::runner::{self, Plan};
+use crate::runner::{self, Plan, RunError};
 use crate::target::Target;
 use crate::verdict::{Outcome, Verdict};
 use mpconform_spec::{Call, CallError, Clause, TranscriptEntry, Value};
 use std::fmt::Write;
 use std::time::Duration;
+
+/// Why no script could be written.
+#[derive(Debug, thiserror::Error)]
+pub enum ReproError {
+    #[error("repro writes Python for a python:INTERPRETER target, not '{0}'")]
+    NeedsDriver(String),
+    #[error(transparent)]
+    Run(#[from] RunError),
+    #[error("the target ran no run of the clause under the methods asked for")]
+    NothingRan,
+}
 
 /// The last line of the driver, which the script replaces.
 const DRIVER_MAIN: &str = "if __name__ == '__main__':";
@@ -55,11 +65,11 @@ pub fn script(
     target: &Target,
     limit: Duration,
     methods: &[String],
-) -> Result<String, HarnessError> {
+) -> Result<String, ReproError> {
     let Target::Python(command) = target else {
-        return Err(HarnessError::ReproNeedsDriver(target.to_string()));
+        return Err(ReproError::NeedsDriver(target.to_string()));
     };
-    let run_on = |t: &Target, methods: &[String]| -> Result<Vec<Outcome>, HarnessError> {
+    let run_on = |t: &Target, methods: &[String]| -> Result<Vec<Outcome>, ReproError> {
         let plan = Plan {
             subject: t,
             clauses: vec![clause],
@@ -74,9 +84,7 @@ pub fn script(
         .iter()
         .find(|o| o.verdict != Verdict::Pass)
         .or(outcomes.first())
-        .ok_or_else(|| {
-            HarnessError::Open(crate::subject::OpenError("the target ran no clause".into()))
-        })?;
+        .ok_or(ReproError::NothingRan)?;
     // The reference has fork alone: its run is the comparison, whatever method.
     let reference = run_on(&Target::Ref(None), &[])?;
     let reference_calls: Vec<(&Call, &Result<Value, CallError>)> = reference

@@ -1,17 +1,32 @@
 //! Choosing clauses by id or by behaviour id.
 
-use crate::error::HarnessError;
 use mpconform_spec::{behaviours, clauses, Clause};
+use thiserror::Error;
+
+/// A choice of clauses, methods or shard that names nothing real.
+#[derive(Debug, Error)]
+pub enum SelectError {
+    #[error("unknown clause '{0}' (see `mpconform list`)")]
+    UnknownClause(String),
+    #[error("unknown behaviour '{0}' (see BEHAVIOURS.md)")]
+    UnknownBehaviour(String),
+    #[error("unknown start method '{0}': expected one of {KNOWN}", KNOWN = START_METHODS.join(", "))]
+    UnknownMethod(String),
+    #[error("--partition takes K/N with 1 <= K <= N, not '{0}'")]
+    BadPartition(String),
+    #[error("no clause matches the filters")]
+    NothingSelected,
+}
 
 /// The start methods a `--method` may name: CPython's three, and the ones
 /// ports add (loky's own `loky`).
 pub const START_METHODS: [&str; 4] = ["fork", "spawn", "forkserver", "loky"];
 
 /// The `--method` names, checked before any work starts.
-pub fn methods(names: &[String]) -> Result<Vec<String>, HarnessError> {
+pub fn methods(names: &[String]) -> Result<Vec<String>, SelectError> {
     for name in names {
         if !START_METHODS.contains(&name.as_str()) {
-            return Err(HarnessError::UnknownMethod(name.clone()));
+            return Err(SelectError::UnknownMethod(name.clone()));
         }
     }
     Ok(names.to_vec())
@@ -22,15 +37,15 @@ pub fn methods(names: &[String]) -> Result<Vec<String>, HarnessError> {
 pub fn select(
     ids: &[String],
     behaviour_ids: &[String],
-) -> Result<Vec<&'static Clause>, HarnessError> {
+) -> Result<Vec<&'static Clause>, SelectError> {
     for id in ids {
         if clauses::find(id).is_none() {
-            return Err(HarnessError::UnknownClause(id.clone()));
+            return Err(SelectError::UnknownClause(id.clone()));
         }
     }
     for b in behaviour_ids {
         if behaviours::find(b).is_none() {
-            return Err(HarnessError::UnknownBehaviour(b.clone()));
+            return Err(SelectError::UnknownBehaviour(b.clone()));
         }
     }
     let everything = ids.is_empty() && behaviour_ids.is_empty();
@@ -45,7 +60,7 @@ pub fn select(
         })
         .collect();
     if chosen.is_empty() {
-        return Err(HarnessError::NothingSelected);
+        return Err(SelectError::NothingSelected);
     }
     Ok(chosen)
 }
@@ -59,10 +74,10 @@ pub struct Partition {
 }
 
 impl std::str::FromStr for Partition {
-    type Err = HarnessError;
+    type Err = SelectError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let bad = || HarnessError::BadPartition(s.to_string());
+        let bad = || SelectError::BadPartition(s.to_string());
         let (k, n) = s.split_once('/').ok_or_else(bad)?;
         let (index, count): (usize, usize) =
             (k.parse().map_err(|_| bad())?, n.parse().map_err(|_| bad())?);
