@@ -19,7 +19,7 @@ use std::time::Duration;
 use thiserror::Error;
 
 /// The protocol version this adapter speaks.
-pub const PROTOCOL: u32 = 1;
+pub const PROTOCOL: u32 = mpconform_spec::FORMAT_VERSION;
 
 /// The Python driver, built into the binary so that an installed `mpconform`
 /// needs no source tree.

@@ -253,6 +253,7 @@ impl RefImpl {
                 }
                 self.reports.send(label, Value::List(got))
             }
+            other => Err(unknown(format!("{other:?}"))),
         }
     }
 
@@ -289,6 +290,7 @@ impl RefImpl {
             Probe::TrySysExit(arg) => {
                 Value::Error(PyError::new(ErrorKind::SystemExit, exit_arg_str(arg)))
             }
+            other => return Err(unknown(format!("{other:?}"))),
         })
     }
 }
@@ -316,4 +318,13 @@ fn missing(what: &str, h: Handle) -> PyError {
 
 fn bad_fd() -> PyError {
     os_error(nix::errno::Errno::EBADF)
+}
+
+/// A step or probe of a later wire version than this reference knows: the
+/// child says so, as a raised error its report carries.
+fn unknown(what: String) -> PyError {
+    PyError::new(
+        mpconform_spec::ErrorKind::RuntimeError,
+        format!("the reference does not know {what}"),
+    )
 }

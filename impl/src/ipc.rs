@@ -51,6 +51,11 @@ impl RefImpl {
             Recv { conn } => self.conn_recv(*conn)?,
             Poll { conn, timeout } => self.conn_poll(*conn, *timeout)?,
             CloseConn { conn } => self.conn_close(*conn)?,
+            other => {
+                return Err(CallError::Unsupported(format!(
+                    "the reference does not know {other:?}"
+                )))
+            }
         })
     }
 

@@ -230,6 +230,9 @@ impl Implementation for RefImpl {
             }
             OsKill { pid, signal } => self.os_kill(*pid, *signal),
             Ipc(op) => self.ipc(op),
+            other => Err(CallError::Unsupported(format!(
+                "the reference does not know {other:?}"
+            ))),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! A clause: one behaviour, its metadata and the body that checks it.
 
-use crate::implementation::Capability;
 use crate::session::Session;
+use crate::{Capability, Violation};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -45,25 +45,6 @@ pub enum Methods {
     /// Only under these start methods (those the target has): the behaviour
     /// is a property of them alone, and the notes say why the others differ.
     Only(&'static [&'static str]),
-}
-
-/// Where the implementation did something other than the clause expects.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Violation {
-    /// What was being checked.
-    pub check: String,
-    pub expected: String,
-    pub observed: String,
-}
-
-impl fmt::Display for Violation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}: expected {}, observed {}",
-            self.check, self.expected, self.observed
-        )
-    }
 }
 
 /// Why a clause body stopped before the end.

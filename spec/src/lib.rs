@@ -6,20 +6,19 @@
 //! `impl/`, the drivers for other ones in `harness/` and `drivers/`.
 
 pub mod behaviours;
-pub mod call;
 pub mod clause;
 pub mod clauses;
 pub mod implementation;
-pub mod ipc;
 pub mod observe;
-pub mod program;
 pub mod session;
-pub mod value;
 
-pub use call::{Call, CallError, Reply};
-pub use clause::{Clause, Methods, Stop, Violation};
-pub use implementation::{Capability, ImplInfo, Implementation};
-pub use ipc::{IpcOp, Item, QueueKind};
-pub use program::{Ending, ExitArg, Probe, ProcessSpec, Program, Step};
-pub use session::{Session, TranscriptEntry};
-pub use value::{ErrorKind, Handle, PyError, Value};
+pub use clause::{Clause, Methods, Stop};
+pub use implementation::Implementation;
+/// The wire types, under their old paths too (`mpconform_spec::call::Call`).
+pub use mpconform_wire::{call, ipc, program, value};
+pub use mpconform_wire::{
+    Call, CallError, Capability, Ending, ErrorKind, ExitArg, Handle, ImplInfo, IpcOp, Item, Probe,
+    ProcessSpec, Program, PyError, QueueKind, Reply, Step, TranscriptEntry, Value, Violation,
+    FORMAT_VERSION,
+};
+pub use session::Session;

@@ -6,22 +6,9 @@ use crate::clause::Stop;
 use crate::implementation::Implementation;
 use crate::program::ProcessSpec;
 use crate::value::{ErrorKind, Handle, PyError, Value};
-use serde::{Deserialize, Serialize};
+use crate::TranscriptEntry;
 use std::fmt::Debug;
 use std::time::Duration;
-
-/// One line of a clause's transcript.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "entry", rename_all = "snake_case")]
-pub enum TranscriptEntry {
-    /// A trait call and what it returned.
-    Call {
-        call: Box<Call>,
-        reply: Result<Value, CallError>,
-    },
-    /// Something the clause saw for itself in the operating system.
-    Observe { what: String, saw: String },
-}
 
 /// Sees each transcript entry as it is made (so a hang still shows its calls).
 pub type EntryWatcher<'a> = Box<dyn FnMut(&TranscriptEntry) + 'a>;
@@ -405,7 +392,7 @@ pub fn int_pair(what: &str, v: &Value) -> Result<(i64, i64), Stop> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::implementation::ImplInfo;
+    use crate::ImplInfo;
 
     /// Answers every call from a script, in order.
     struct Scripted(Vec<Result<Value, CallError>>);

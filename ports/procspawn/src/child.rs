@@ -99,11 +99,7 @@ impl Child {
                 gates::wait(sender).map_err(runtime)
             }
             Step::Start { label, spec } => {
-                let handing_on = self
-                    .gates
-                    .iter()
-                    .map(|(h, s)| (*h, s.clone()))
-                    .collect();
+                let handing_on = self.gates.iter().map(|(h, s)| (*h, s.clone())).collect();
                 let handle = spawn(&spec.target, false, self.reports.clone(), handing_on);
                 let value = match handle.pid() {
                     Some(pid) => Value::Int(i64::from(pid)),

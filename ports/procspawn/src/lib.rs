@@ -143,9 +143,7 @@ impl Implementation for ProcspawnImpl {
             ProcessDaemon { .. } => unsupported(scope::NO_DAEMON),
             ProcessTerminate { .. } => unsupported(scope::NO_TERMINATE),
             ProcessClose { .. } => unsupported(scope::NO_CLOSE),
-            ProcessSentinel { .. } | ProcessSentinelReady { .. } => {
-                unsupported(scope::NO_SENTINEL)
-            }
+            ProcessSentinel { .. } | ProcessSentinelReady { .. } => unsupported(scope::NO_SENTINEL),
             ProcessHoldsTarget { .. } => unsupported(scope::NO_HELD_TARGET),
             ActiveChildren | ChildrenSet => unsupported(scope::NO_CHILDREN),
             ParentProcessPid => unsupported(scope::NO_PARENT),
@@ -164,6 +162,9 @@ impl Implementation for ProcspawnImpl {
             | OsKill { .. } => unsupported(scope::NO_OS_LAYER),
 
             Ipc(_) => unsupported(scope::NO_IPC),
+            // Call is non_exhaustive in newer wire versions.
+            #[allow(unreachable_patterns)]
+            _ => unsupported(scope::UNKNOWN),
         }
     }
 }

@@ -166,9 +166,7 @@ impl ProcessObject {
     /// What the child wrote to its captured stderr, once it was joined.
     pub fn stderr(&mut self) -> Reply {
         if !matches!(self.state, State::Done { .. }) {
-            return Err(CallError::Broken(
-                "stderr is read once the child was joined".into(),
-            ));
+            return Err(CallError::Broken("stderr is read once the child was joined".into()));
         }
         match self.stderr.take() {
             Some(reader) => reader

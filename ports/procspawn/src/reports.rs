@@ -52,7 +52,11 @@ impl Reports {
     }
 
     /// The first report under `label` not yet taken, waiting up to `timeout`.
-    pub fn take(&mut self, label: &str, timeout: Duration) -> Result<Result<Value, PyError>, String> {
+    pub fn take(
+        &mut self,
+        label: &str,
+        timeout: Duration,
+    ) -> Result<Result<Value, PyError>, String> {
         let deadline = Instant::now() + timeout;
         self.drain()?;
         loop {

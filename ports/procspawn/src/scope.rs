@@ -37,8 +37,11 @@ pub const JOINED_HANDLE_GONE: &str = "procspawn's JoinHandle::join consumes the 
                                       (proc.rs:525): nothing is left to kill";
 pub const NO_STATUS: &str = "procspawn does not expose the exit status of a child that ended \
                              without returning its result: join gives only 'remote side \
-                             closed' (proc.rs:402-406, error.rs:235) and ProcessHandle::wait \
+                             closed' (proc.rs:402-406, error.rs:243) and ProcessHandle::wait \
                              discards the status (proc.rs:395)";
+
+pub const UNKNOWN: &str = "a call or step newer than this port, which maps it to nothing \
+                           procspawn offers";
 
 /// Why procspawn cannot run a process made from `spec`, if it cannot.
 pub fn check_spec(spec: &ProcessSpec, nested: bool) -> Result<(), &'static str> {
@@ -80,6 +83,10 @@ fn check_step(step: &Step) -> Result<(), &'static str> {
         Step::AtexitReport { .. } => Err("procspawn has no exit handlers: a child ends with \
                                           process::exit (core.rs:300)"),
         Step::Ipc { .. } | Step::Drain { .. } => Err(NO_IPC),
+        // Step is non_exhaustive in newer wire versions: a step this port
+        // does not know is one it cannot run.
+        #[allow(unreachable_patterns)]
+        _ => Err(UNKNOWN),
     }
 }
 
@@ -91,5 +98,7 @@ fn check_probe(probe: &Probe) -> Result<(), &'static str> {
         Probe::ForkReturn => Err(NO_OS_LAYER),
         Probe::TrySysExit(_) => Err("procspawn has no SystemExit to catch: a child ends the \
                                      process itself (std::process::exit)"),
+        #[allow(unreachable_patterns)]
+        _ => Err(UNKNOWN),
     }
 }

@@ -3,10 +3,10 @@
 use super::*;
 use crate::call::Call;
 use crate::clause::Methods;
-use crate::implementation::Capability;
 use crate::program::{Ending, ExitArg, ProcessSpec, Program};
 use crate::session::{expect, expect_eq, string};
 use crate::value::{ErrorKind, PyError};
+use crate::Capability;
 
 pub(super) const CLAUSES: &[&Clause] = &[
     &P12_TERMINATE,

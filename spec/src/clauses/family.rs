@@ -4,11 +4,11 @@
 use super::*;
 use crate::call::Call;
 use crate::clause::Methods;
-use crate::implementation::Capability;
 use crate::observe::is_child_of_clause_process;
 use crate::program::{ProcessSpec, Program};
 use crate::session::{expect, expect_eq};
 use crate::value::Value;
+use crate::Capability;
 
 pub(super) const CLAUSES: &[&Clause] = &[&P18, &P19, &P20];
 

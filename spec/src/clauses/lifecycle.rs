@@ -3,10 +3,10 @@
 use super::*;
 use crate::call::Call;
 use crate::clause::Methods;
-use crate::implementation::Capability;
 use crate::program::{Ending, ProcessSpec, Program};
 use crate::session::{boolean, expect, expect_eq, expect_reported_error};
 use crate::value::{ErrorKind, Value};
+use crate::Capability;
 
 pub(super) const CLAUSES: &[&Clause] = &[
     &P01, &P02, &P03, &P04, &P05, &P06, &P07, &P08, &P09, &P10, &P11,

@@ -4,10 +4,10 @@
 use super::*;
 use crate::call::Call;
 use crate::clause::Methods;
-use crate::implementation::Capability;
 use crate::program::{Ending, ExitArg, Program};
 use crate::session::{expect, expect_eq, expect_error, handle, int, int_pair};
 use crate::value::{ErrorKind, PyError, Value};
+use crate::Capability;
 
 pub(super) const CLAUSES: &[&Clause] =
     &[&O01, &O02, &O03, &O04, &O05, &O06, &O07, &O08, &O09, &O10];

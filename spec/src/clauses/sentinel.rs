@@ -3,11 +3,11 @@
 use super::*;
 use crate::call::Call;
 use crate::clause::Methods;
-use crate::implementation::Capability;
 use crate::observe::fd_target;
 use crate::program::{ProcessSpec, Program};
 use crate::session::{expect, expect_eq, int};
 use crate::value::{ErrorKind, Value};
+use crate::Capability;
 
 pub(super) const CLAUSES: &[&Clause] = &[&P15_READY, &P15_HELD, &P16, &P17_RUNNING, &P17_CLOSED];
 

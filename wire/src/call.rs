@@ -6,11 +6,11 @@ use crate::ipc::IpcOp;
 use crate::program::{ProcessSpec, Program};
 use crate::value::{Handle, PyError, Value};
 use serde::{Deserialize, Serialize};
-use thiserror::Error;
 
 /// One trait call. Timeouts are in seconds, as Python takes them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "call", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Call {
     /// Make `method` the start method of every process created from now on.
     UseStartMethod {
@@ -148,24 +148,33 @@ pub enum Call {
 }
 
 /// Why a call gave no Python-level answer.
-#[derive(Debug, Clone, PartialEq, Error, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "detail", rename_all = "snake_case")]
 pub enum CallError {
     /// The call raised, as Python code would see it: this is the answer.
-    #[error("raised {0}")]
     Raised(PyError),
     /// The implementation does not offer what the call needs.
-    #[error("unsupported: {0}")]
     Unsupported(String),
     /// The implementation, adapter or protocol broke: not a verdict on
     /// the behaviour.
-    #[error("broken: {0}")]
     Broken(String),
     /// The process that runs the implementation (an out-of-process driver)
     /// died before it answered.
-    #[error("died: {0}")]
     Died(String),
 }
+
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CallError::Raised(e) => write!(f, "raised {e}"),
+            CallError::Unsupported(why) => write!(f, "unsupported: {why}"),
+            CallError::Broken(why) => write!(f, "broken: {why}"),
+            CallError::Died(why) => write!(f, "died: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for CallError {}
 
 /// The reply to a call.
 pub type Reply = Result<Value, CallError>;

@@ -58,6 +58,7 @@ pub enum Item {
 /// (`None` for the ones that return nothing).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum IpcOp {
     /// Make a queue; `maxsize` is passed only when given. Returns its handle.
     QueueNew {

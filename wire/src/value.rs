@@ -100,14 +100,21 @@ impl fmt::Display for ErrorKind {
 
 /// A raised exception: its class, its exact message (`str(e)`) and, for
 /// `OSError` and its subclasses, the errno.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
-#[error("{kind}({message:?})")]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PyError {
     pub kind: ErrorKind,
     pub message: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub errno: Option<i32>,
 }
+
+impl fmt::Display for PyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}({:?})", self.kind, self.message)
+    }
+}
+
+impl std::error::Error for PyError {}
 
 impl PyError {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {

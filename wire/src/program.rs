@@ -38,6 +38,7 @@ impl Program {
 /// One step of a child program.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "step", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Step {
     /// Evaluate `probe` and send its value (or the error it raised) to the
     /// clause over the report channel, under `label`.
@@ -87,6 +88,7 @@ pub enum Step {
 /// Something a child can observe about itself.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "probe", content = "arg", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Probe {
     /// A constant: shows that the step ran, and where.
     Text(String),

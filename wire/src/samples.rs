@@ -1,0 +1,203 @@
+//! One value of every [`Call`] and [`Step`] variant, for pinning their wire
+//! form (tests/wire_form.rs). The matches below have no wildcard, so a new
+//! variant does not compile until it has a sample here, and so a snapshot.
+
+use crate::{
+    Call, Ending, ExitArg, Handle, IpcOp, Item, Probe, ProcessSpec, Program, QueueKind, Step, Value,
+};
+
+/// A sample of every call, in declaration order.
+pub fn calls() -> Vec<Call> {
+    let h = Handle(1);
+    let all = vec![
+        Call::UseStartMethod {
+            method: "spawn".into(),
+        },
+        Call::GateNew,
+        Call::GateOpen { gate: h },
+        Call::AwaitReport {
+            label: "ready".into(),
+            timeout: 5.0,
+        },
+        Call::ReportsSoFar,
+        Call::ProcessNew {
+            spec: ProcessSpec::target(Program::steps(vec![Step::WaitGate { gate: h }])),
+        },
+        Call::ProcessStart { process: h },
+        Call::ProcessRun { process: h },
+        Call::ProcessJoin {
+            process: h,
+            timeout: Some(5.0),
+        },
+        Call::ProcessIsAlive { process: h },
+        Call::ProcessPid { process: h },
+        Call::ProcessExitcode { process: h },
+        Call::ProcessName { process: h },
+        Call::ProcessDaemon { process: h },
+        Call::ProcessRepr { process: h },
+        Call::ProcessTerminate { process: h },
+        Call::ProcessKill { process: h },
+        Call::ProcessClose { process: h },
+        Call::ProcessSentinel { process: h },
+        Call::ProcessSentinelReady {
+            process: h,
+            timeout: 0.0,
+        },
+        Call::ProcessHoldsTarget { process: h },
+        Call::ProcessStderr { process: h },
+        Call::ActiveChildren,
+        Call::ChildrenSet,
+        Call::CurrentProcessName,
+        Call::ParentProcessPid,
+        Call::OsGetpid,
+        Call::OsFork {
+            child: Program::ending(Ending::OsExit(3)),
+        },
+        Call::OsWait,
+        Call::OsWaitpid {
+            pid: 42,
+            nohang: true,
+        },
+        Call::OsWaitstatusToExitcode { status: 256 },
+        Call::OsPipe,
+        Call::OsClose { fd: h },
+        Call::OsWrite {
+            fd: h,
+            data: b"hi".to_vec(),
+        },
+        Call::OsRead {
+            fd: h,
+            max: 16,
+            timeout: 1.0,
+        },
+        Call::OsReadable {
+            fd: h,
+            timeout: 0.5,
+        },
+        Call::OsKill {
+            pid: 42,
+            signal: 15,
+        },
+        Call::Ipc(IpcOp::QueueNew {
+            kind: QueueKind::Joinable,
+            maxsize: Some(2),
+        }),
+    ];
+    for call in &all {
+        covers_call(call);
+    }
+    all
+}
+
+/// A sample of every step, in declaration order.
+pub fn steps() -> Vec<Step> {
+    let h = Handle(1);
+    let all = vec![
+        Step::Report {
+            label: "pid".into(),
+            probe: Probe::Pid,
+        },
+        Step::WaitGate { gate: h },
+        Step::Start {
+            label: "started".into(),
+            spec: Box::new(ProcessSpec::target(Program::ending(Ending::SysExit(
+                ExitArg::Int(3),
+            )))),
+        },
+        Step::StartInherited {
+            label: "inherited".into(),
+            process: h,
+        },
+        Step::ForkHolder {
+            label: "holder".into(),
+            gate: h,
+        },
+        Step::AtexitReport {
+            label: "atexit".into(),
+        },
+        Step::CloseFd { fd: h },
+        Step::WriteFd {
+            fd: h,
+            data: b"x".to_vec(),
+        },
+        Step::Ipc {
+            label: Some("put".into()),
+            op: IpcOp::Put {
+                queue: h,
+                item: Item::Data(Value::Int(1)),
+                block: Some(false),
+                timeout: None,
+            },
+        },
+        Step::Drain {
+            label: "drained".into(),
+            from: h,
+            stop: Value::None,
+            task_done: true,
+        },
+    ];
+    for step in &all {
+        covers_step(step);
+    }
+    all
+}
+
+/// Does not compile when a call has no sample above.
+fn covers_call(call: &Call) {
+    match call {
+        Call::UseStartMethod { .. }
+        | Call::GateNew
+        | Call::GateOpen { .. }
+        | Call::AwaitReport { .. }
+        | Call::ReportsSoFar
+        | Call::ProcessNew { .. }
+        | Call::ProcessStart { .. }
+        | Call::ProcessRun { .. }
+        | Call::ProcessJoin { .. }
+        | Call::ProcessIsAlive { .. }
+        | Call::ProcessPid { .. }
+        | Call::ProcessExitcode { .. }
+        | Call::ProcessName { .. }
+        | Call::ProcessDaemon { .. }
+        | Call::ProcessRepr { .. }
+        | Call::ProcessTerminate { .. }
+        | Call::ProcessKill { .. }
+        | Call::ProcessClose { .. }
+        | Call::ProcessSentinel { .. }
+        | Call::ProcessSentinelReady { .. }
+        | Call::ProcessHoldsTarget { .. }
+        | Call::ProcessStderr { .. }
+        | Call::ActiveChildren
+        | Call::ChildrenSet
+        | Call::CurrentProcessName
+        | Call::ParentProcessPid
+        | Call::OsGetpid
+        | Call::OsFork { .. }
+        | Call::OsWait
+        | Call::OsWaitpid { .. }
+        | Call::OsWaitstatusToExitcode { .. }
+        | Call::OsPipe
+        | Call::OsClose { .. }
+        | Call::OsWrite { .. }
+        | Call::OsRead { .. }
+        | Call::OsReadable { .. }
+        | Call::OsKill { .. }
+        | Call::Ipc(_) => {}
+    }
+}
+
+/// Does not compile when a step has no sample above.
+fn covers_step(step: &Step) {
+    match step {
+        Step::Report { .. }
+        | Step::WaitGate { .. }
+        | Step::Start { .. }
+        | Step::StartInherited { .. }
+        | Step::ForkHolder { .. }
+        | Step::AtexitReport { .. }
+        | Step::CloseFd { .. }
+        | Step::WriteFd { .. }
+        | Step::Ipc { .. }
+        | Step::Drain { .. } => {}
+    }
+}
