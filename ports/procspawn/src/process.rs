@@ -37,7 +37,7 @@ pub struct ProcessObject {
     pub spec: ProcessSpec,
     state: State,
     /// A reader of the child's captured stderr, started with it so that the
-    /// pipe never fills.
+    /// pipe never fills. Not joined on drop: a grandchild may hold the pipe.
     stderr: Option<std::thread::JoinHandle<Vec<u8>>>,
 }
 
