@@ -146,12 +146,13 @@ fn check_ending(
     })?;
     s.start(p)?;
     s.join(p)?;
-    let name = string("name", &s.ok("name", Call::ProcessName { process: p })?)?;
+    // The exit code first: a port without process names still has one.
     expect_eq(
         &format!("exitcode after {what}"),
         &Some(code),
         &s.exitcode(p)?,
     )?;
+    let name = string("name", &s.ok("name", Call::ProcessName { process: p })?)?;
     let out = s.ok("captured stderr", Call::ProcessStderr { process: p })?;
     let text = match out {
         crate::Value::Bytes(b) => String::from_utf8_lossy(&b).into_owned(),
