@@ -149,13 +149,13 @@ impl Expectations {
 
     pub fn standing(&self, outcome: &Outcome) -> Standing {
         let entry = self.entry_for(&outcome.clause, &outcome.method);
-        match (entry, outcome.verdict) {
+        match (entry, outcome.verdict()) {
             (None, Verdict::Pass) => Standing::Pass,
             (None, _) => Standing::Unexpected,
             (Some(e), _) if e.flaky => Standing::Expected,
             (Some(_), Verdict::Pass) => Standing::UnexpectedPass,
             (Some(e), verdict) => {
-                let check_matches = match (&e.check, &outcome.violation) {
+                let check_matches = match (&e.check, outcome.violation()) {
                     (None, _) => true,
                     (Some(check), Some(v)) => &v.check == check,
                     (Some(_), None) => false,

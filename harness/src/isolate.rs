@@ -4,7 +4,7 @@
 
 use crate::residue;
 use crate::subject::Subject;
-use crate::verdict::{ClauseMessage, Described, Outcome, Verdict};
+use crate::verdict::{ClauseMessage, Described, Finding, Outcome, Verdict};
 use mpconform_spec::{Call, Clause, Session, Stop};
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -204,31 +204,19 @@ fn run_job(job: &ClauseRun, subject: &dyn Subject, report: &std::fs::File) -> Ou
     let tmp = residue::ClauseTmp::create();
     let fds_before = open_fds();
     let hang = job.limit / 2;
-    let mut outcome = Outcome {
-        clause: job.clause.id.to_string(),
-        method: job.method.to_string(),
-        verdict: Verdict::Pass,
-        reason: None,
-        violation: None,
-        transcript: Vec::new(),
-        leftover_processes: Vec::new(),
-        leaked_fds: Vec::new(),
-        leaked_names: Vec::new(),
-        grace_millis: 0.0,
-        stderr: String::new(),
-        millis: 0.0,
-        body_millis: 0.0,
-    };
+    let mut outcome = Outcome::new(job.clause.id, &job.method, Finding::Pass);
     let mut shm_seen = BTreeSet::new();
     if let Err(e) = &tmp {
-        outcome.verdict = Verdict::Error;
-        outcome.reason = Some(format!("cannot make the clause's temporary directory: {e}"));
+        outcome.finding = Finding::Error {
+            reason: format!("cannot make the clause's temporary directory: {e}"),
+        };
         return outcome;
     }
     match subject.open(hang) {
         Err(e) => {
-            outcome.verdict = Verdict::Error;
-            outcome.reason = Some(e.to_string());
+            outcome.finding = Finding::Error {
+                reason: e.to_string(),
+            };
         }
         Ok(mut implementation) => {
             let info = implementation.describe();
@@ -240,11 +228,13 @@ fn run_job(job: &ClauseRun, subject: &dyn Subject, report: &std::fs::File) -> Ou
                 .map(|c| format!("{c:?}"))
                 .collect();
             if !info.start_methods.contains(&job.method) {
-                outcome.verdict = Verdict::Unsupported;
-                outcome.reason = Some(format!("no start method {:?}", job.method));
+                outcome.finding = Finding::Unsupported {
+                    reason: format!("no start method {:?}", job.method),
+                };
             } else if !missing.is_empty() {
-                outcome.verdict = Verdict::Unsupported;
-                outcome.reason = Some(format!("lacks {}", missing.join(", ")));
+                outcome.finding = Finding::Unsupported {
+                    reason: format!("lacks {}", missing.join(", ")),
+                };
             } else {
                 let mut session = Session::new(implementation.as_mut(), &job.method, hang);
                 let me = std::process::id();
@@ -260,36 +250,26 @@ fn run_job(job: &ClauseRun, subject: &dyn Subject, report: &std::fs::File) -> Ou
                     .and_then(|_| (job.clause.body)(&mut session));
                 let (transcript, skipped) = session.into_parts();
                 outcome.transcript = transcript;
-                match result {
-                    Ok(()) if !skipped.is_empty() => {
-                        outcome.verdict = Verdict::Unsupported;
-                        outcome.reason = Some(format!(
+                outcome.finding = match result {
+                    Ok(()) if !skipped.is_empty() => Finding::Unsupported {
+                        reason: format!(
                             "every other check holds; could not check {}",
                             skipped.join("; ")
-                        ));
-                    }
-                    Ok(()) => {}
-                    Err(Stop::Violation(v)) => {
-                        outcome.verdict = Verdict::Fail;
-                        outcome.reason = Some(v.to_string());
-                        outcome.violation = Some(v);
-                    }
-                    Err(Stop::Unsupported(what)) => {
-                        outcome.verdict = Verdict::Unsupported;
-                        outcome.reason = Some(what);
-                    }
-                    Err(Stop::Died(what)) => {
-                        outcome.verdict = Verdict::Crash;
-                        outcome.reason = Some(what);
-                    }
-                    Err(Stop::Broken(what)) => {
-                        outcome.verdict = Verdict::Error;
-                        outcome.reason = Some(what);
-                    }
-                }
+                        ),
+                    },
+                    Ok(()) => Finding::Pass,
+                    Err(Stop::Violation(v)) => Finding::fail(v),
+                    Err(Stop::Unsupported(reason)) => Finding::Unsupported { reason },
+                    Err(Stop::Died(reason)) => Finding::Crash {
+                        reason,
+                        signal: None,
+                        code: None,
+                    },
+                    Err(Stop::Broken(reason)) => Finding::Error { reason },
+                };
             }
             shm_seen = residue::shm_in_use(&in_this_run());
-            if outcome.verdict != Verdict::Pass {
+            if outcome.verdict() != Verdict::Pass {
                 // A clause that stopped early may leave children waiting at
                 // gates, and queues whose feeders wait for a reader that will
                 // never come: end the children, and skip the implementation's
@@ -324,7 +304,8 @@ fn run_job(job: &ClauseRun, subject: &dyn Subject, report: &std::fs::File) -> Ou
         outcome.leaked_names.extend(tmp.finish());
     }
     outcome.leaked_fds = open_fds().difference(&fds_before).copied().collect();
-    if outcome.verdict == Verdict::Pass && !outcome.leftover_processes.is_empty() {
+    let passed = outcome.verdict() == Verdict::Pass;
+    if passed && !outcome.leftover_processes.is_empty() {
         let shown: Vec<String> = outcome
             .leftover_processes
             .iter()
@@ -333,27 +314,48 @@ fn run_job(job: &ClauseRun, subject: &dyn Subject, report: &std::fs::File) -> Ou
                 None => pid.to_string(),
             })
             .collect();
-        outcome.verdict = Verdict::Fail;
-        outcome.reason = Some(format!(
-            "processes still running after the clause, its implementation and a {:?} grace for helpers ended: {}",
-            residue::HELPER_GRACE,
-            shown.join(", ")
-        ));
-    } else if outcome.verdict == Verdict::Pass && !outcome.leaked_names.is_empty() {
-        outcome.verdict = Verdict::Fail;
-        outcome.reason = Some(format!(
-            "named resources left behind after every process of the run ended (removed now): {}",
-            outcome.leaked_names.join(", ")
-        ));
-    } else if outcome.verdict == Verdict::Pass && !outcome.leaked_fds.is_empty() {
-        outcome.verdict = Verdict::Fail;
-        outcome.reason = Some(format!(
-            "descriptors left open after the implementation was dropped: {:?}",
-            outcome.leaked_fds
-        ));
+        outcome.finding = left_behind(
+            format!(
+                "processes still running after the clause, its implementation and a {:?} grace for helpers ended: {}",
+                residue::HELPER_GRACE,
+                shown.join(", ")
+            ),
+            "processes after the clause",
+            shown.join(", "),
+        );
+    } else if passed && !outcome.leaked_names.is_empty() {
+        outcome.finding = left_behind(
+            format!(
+                "named resources left behind after every process of the run ended (removed now): {}",
+                outcome.leaked_names.join(", ")
+            ),
+            "named resources after the run",
+            outcome.leaked_names.join(", "),
+        );
+    } else if passed && !outcome.leaked_fds.is_empty() {
+        outcome.finding = left_behind(
+            format!(
+                "descriptors left open after the implementation was dropped: {:?}",
+                outcome.leaked_fds
+            ),
+            "descriptors after the implementation was dropped",
+            format!("{:?}", outcome.leaked_fds),
+        );
     }
     outcome.body_millis = started.elapsed().as_secs_f64() * 1000.0;
     outcome
+}
+
+/// A run that left `observed` behind fails `check`, which expects nothing.
+fn left_behind(reason: String, check: &str, observed: String) -> Finding {
+    Finding::Fail {
+        reason,
+        violation: mpconform_spec::Violation {
+            check: check.to_string(),
+            expected: "none".to_string(),
+            observed,
+        },
+    }
 }
 
 /// This process and every process below it.

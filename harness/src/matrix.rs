@@ -81,10 +81,10 @@ pub fn weigh(outcome: &Outcome, expectations: &Expectations) -> Weighed {
     Weighed {
         clause: outcome.clause.clone(),
         method: outcome.method.clone(),
-        verdict: outcome.verdict,
+        verdict: outcome.verdict(),
         standing,
-        reason: outcome.reason.clone(),
-        check: outcome.violation.as_ref().map(|v| v.check.clone()),
+        reason: outcome.reason().map(str::to_string),
+        check: outcome.violation().map(|v| v.check.clone()),
         why: entry
             .filter(|_| standing == Standing::Expected)
             .map(|e| e.why.clone()),
@@ -139,9 +139,9 @@ pub fn run(
                     column.name,
                     o.clause,
                     o.method,
-                    o.verdict,
+                    o.verdict(),
                     w.standing,
-                    o.reason.as_deref().unwrap_or("")
+                    o.reason().unwrap_or("")
                 ));
             }
         };

@@ -133,8 +133,8 @@ fn trials(port: &Port, subject: FnSubject<Opener>) -> Result<Vec<Trial>, String>
 /// as ignored, with its reason); anything else fails with its report.
 fn judge(outcome: &Outcome, expectations: &Expectations, file: &str) -> Result<Completion, Failed> {
     let standing = expectations.standing(outcome);
-    let why = outcome.reason.clone().unwrap_or_default();
-    match (standing, outcome.verdict) {
+    let why = outcome.reason().map(str::to_string).unwrap_or_default();
+    match (standing, outcome.verdict()) {
         (Standing::Pass, _) => Ok(Completion::Completed),
         (_, Verdict::Unsupported) => Ok(Completion::ignored_with(why)),
         (Standing::Expected, _) => Ok(Completion::Completed),
@@ -153,7 +153,7 @@ fn judge(outcome: &Outcome, expectations: &Expectations, file: &str) -> Result<C
 /// What `mpconform run` prints of an outcome that is not a pass.
 fn details(o: &Outcome) -> String {
     let mut text = String::new();
-    let _ = writeln!(text, "{}", o.verdict.label().to_uppercase());
+    let _ = writeln!(text, "{}", o.verdict().label().to_uppercase());
     let _ = write!(text, "{}", report::outcome_details(o));
     text
 }

@@ -12,7 +12,7 @@ use std::fmt::Write;
 pub fn progress_line(o: &Outcome) -> String {
     format!(
         "{:<11} {} [{}] {:.0} ms",
-        o.verdict.label().to_uppercase(),
+        o.verdict().label().to_uppercase(),
         o.clause,
         o.method,
         o.millis
@@ -26,7 +26,7 @@ pub fn counts(outcomes: &[Outcome]) -> BTreeMap<&'static str, usize> {
         .map(|v| {
             (
                 v.label(),
-                outcomes.iter().filter(|o| o.verdict == *v).count(),
+                outcomes.iter().filter(|o| o.verdict() == *v).count(),
             )
         })
         .collect()
@@ -36,7 +36,7 @@ pub fn counts(outcomes: &[Outcome]) -> BTreeMap<&'static str, usize> {
 pub fn human(run: &Run, target: &str, fault: Option<&str>) -> String {
     let mut text = String::new();
     for o in run.outcomes.iter().filter(|o| {
-        o.verdict != Verdict::Pass
+        o.verdict() != Verdict::Pass
             || !o.leftover_processes.is_empty()
             || !o.leaked_fds.is_empty()
             || !o.leaked_names.is_empty()
@@ -44,7 +44,7 @@ pub fn human(run: &Run, target: &str, fault: Option<&str>) -> String {
         let _ = writeln!(
             text,
             "\n{} {} [{}]",
-            o.verdict.label().to_uppercase(),
+            o.verdict().label().to_uppercase(),
             o.clause,
             o.method
         );
@@ -87,11 +87,11 @@ pub fn human(run: &Run, target: &str, fault: Option<&str>) -> String {
 /// each line indented under its header.
 pub fn outcome_details(o: &Outcome) -> String {
     let mut text = String::new();
-    if let Some(v) = &o.violation {
+    if let Some(v) = o.violation() {
         let _ = writeln!(text, "  check:    {}", v.check);
         let _ = writeln!(text, "  expected: {}", v.expected);
         let _ = writeln!(text, "  observed: {}", v.observed);
-    } else if let Some(reason) = &o.reason {
+    } else if let Some(reason) = &o.reason() {
         let _ = writeln!(text, "  reason:   {reason}");
     }
     if !o.leftover_processes.is_empty() {
@@ -212,7 +212,9 @@ pub fn against_expectations(
         let _ = writeln!(
             text,
             "  {standing:?}: {} [{}] {}{expected}",
-            o.clause, o.method, o.verdict
+            o.clause,
+            o.method,
+            o.verdict()
         );
     }
     text

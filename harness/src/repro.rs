@@ -82,7 +82,7 @@ pub fn script(
     let outcomes = run_on(target, methods)?;
     let chosen = outcomes
         .iter()
-        .find(|o| o.verdict != Verdict::Pass)
+        .find(|o| o.verdict() != Verdict::Pass)
         .or(outcomes.first())
         .ok_or(ReproError::NothingRan)?;
     // The reference has fork alone: its run is the comparison, whatever method.
@@ -111,10 +111,9 @@ pub fn script(
     let _ = writeln!(
         out,
         "# Verdict there: {}{}",
-        chosen.verdict,
+        chosen.verdict(),
         chosen
-            .reason
-            .as_ref()
+            .reason()
             .map(|r| format!(": {}", one_line(r)))
             .unwrap_or_default()
     );

@@ -7,8 +7,8 @@ use crate::groups;
 use crate::isolate::{ClauseRun, Request, REQUEST_VAR};
 use crate::residue;
 use crate::subject::{OpenError, Subject};
-use crate::verdict::{ClauseMessage, Outcome, Verdict};
-use mpconform_spec::{Clause, ImplInfo, TranscriptEntry};
+use crate::verdict::{ClauseMessage, Finding, Outcome, Verdict};
+use mpconform_spec::{Clause, ImplInfo};
 use std::io::Read;
 use std::os::fd::AsRawFd;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -338,12 +338,12 @@ pub fn run_one(
         limit,
     });
     let Some(launched) = launch(subject, &request)? else {
-        return Ok(bare(
-            clause,
+        return Ok(Outcome::new(
+            clause.id,
             method,
-            Verdict::Error,
-            "the run was stopped".into(),
-            Vec::new(),
+            Finding::Error {
+                reason: "the run was stopped".into(),
+            },
         ));
     };
     let millis = launched.started.elapsed().as_secs_f64() * 1000.0;
@@ -356,64 +356,52 @@ pub fn run_one(
             ClauseMessage::Described(_) => {}
         }
     }
+    let unreported = |finding: Finding| {
+        let mut outcome = Outcome::new(clause.id, method, finding);
+        outcome.transcript = entries.clone();
+        outcome
+    };
     let mut outcome = match (launched.timed_out, reported) {
-        (true, _) => bare(
-            clause,
-            method,
-            Verdict::Timeout,
-            format!(
+        (true, _) => unreported(Finding::Timeout {
+            reason: format!(
                 "no verdict within the {limit:?} limit: the clause's process was killed{}",
                 launched.killed()
             ),
-            entries,
-        ),
+            limit_seconds: limit.as_secs_f64(),
+        }),
         (false, Some(outcome)) => outcome,
-        (false, None) => bare(
-            clause,
-            method,
-            Verdict::Crash,
-            launched.ended("the clause's process"),
-            entries,
-        ),
+        (false, None) => unreported(Finding::Crash {
+            reason: launched.ended("the clause's process"),
+            signal: launched.status.signal(),
+            code: launched.status.code(),
+        }),
     };
     let removed = launched.removed;
     if !removed.is_empty() {
-        outcome.reason = Some(format!(
-            "{}; the harness removed what its processes left: {}",
-            outcome.reason.as_deref().unwrap_or("killed"),
-            removed.join(", ")
-        ));
+        let names = removed.join(", ");
+        if outcome.verdict() == Verdict::Pass {
+            outcome.finding = Finding::Fail {
+                reason: format!(
+                    "named resources left behind after the clause's process ended (removed now): {names}"
+                ),
+                violation: mpconform_spec::Violation {
+                    check: "named resources after the run".into(),
+                    expected: "none".into(),
+                    observed: names,
+                },
+            };
+        } else {
+            outcome.finding.add_to_reason(&format!(
+                "; the harness removed what its processes left: {names}"
+            ));
+        }
         outcome.leaked_names.extend(removed);
     }
-    if outcome.verdict != Verdict::Pass {
+    if outcome.verdict() != Verdict::Pass {
         outcome.stderr = launched.stderr;
     }
     outcome.millis = millis;
     Ok(outcome)
-}
-
-fn bare(
-    clause: &Clause,
-    method: &str,
-    verdict: Verdict,
-    reason: String,
-    transcript: Vec<TranscriptEntry>,
-) -> Outcome {
-    Outcome {
-        clause: clause.id.to_string(),
-        method: method.to_string(),
-        verdict,
-        reason: Some(reason),
-        violation: None,
-        transcript,
-        leftover_processes: Vec::new(),
-        leaked_fds: Vec::new(),
-        leaked_names: Vec::new(),
-        grace_millis: 0.0,
-        stderr: String::new(),
-        millis: 0.0,
-        body_millis: 0.0,
-    }
 }
 
 /// The last lines of a process's standard error, enough to diagnose it.
