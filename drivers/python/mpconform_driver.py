@@ -6,7 +6,7 @@ The harness starts this file once per clause run as
     INTERPRETER mpconform_driver.py --protocol 1 [--module NAME]
 
 and sends it, one JSON line at a time on fd 3, the serde JSON of the Rust
-`Call` enum (spec/src/call.rs, program.rs, ipc.rs, value.rs); the driver
+`Call` enum (wire/src/call.rs, program.rs, ipc.rs, value.rs); the driver
 answers each on fd 4. Every call is carried out with the real module under
 test (`multiprocessing`, or `billiard` / `multiprocess` given by `--module`)
 and the real `os` functions, so that what the clauses measure is that module
@@ -317,7 +317,7 @@ def _dumps(o):
 
 
 # ---------------------------------------------------------------------------
-# Values and errors (spec/src/value.rs)
+# Values and errors (wire/src/value.rs)
 
 # ErrorKind's unit variants, by the exception class name that maps to each.
 _UNIT_KINDS = {
@@ -702,7 +702,7 @@ class Ctx(object):
 
 
 # ---------------------------------------------------------------------------
-# Programs (spec/src/program.rs)
+# Programs (wire/src/program.rs)
 
 
 def run_steps(ctx, steps):
@@ -915,7 +915,7 @@ def _run_bare_child(ctx, program):
 
 
 # ---------------------------------------------------------------------------
-# Queues and connections (spec/src/ipc.rs)
+# Queues and connections (wire/src/ipc.rs)
 
 
 def make_item(ctx, item):
