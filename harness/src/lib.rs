@@ -21,7 +21,9 @@ pub mod runner;
 pub mod select;
 pub mod subject;
 pub mod target;
-pub mod verdict;
 
 /// The spec, for a port that depends on the harness alone.
 pub use mpconform_spec as spec;
+
+/// Verdicts and outcomes live in the wire crate; here under their old path.
+pub use mpconform_wire::outcome as verdict;

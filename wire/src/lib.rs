@@ -1,15 +1,17 @@
 //! The stable data of mpconform, in the form drivers in any language depend
 //! on: the [`Call`]s an implementation receives and the [`Value`]s it
 //! answers with, the [`Program`] of [`Step`]s a child runs, how an
-//! implementation describes itself ([`ImplInfo`]), and the transcript a
-//! clause keeps. serde alone; its JSON is drivers/PROTOCOL.md's, pinned by
-//! wire/tests/wire_form.rs. The enums a port matches on are `#[non_exhaustive]`:
-//! a later version may add a call, which a port that does not know it
-//! answers `unsupported`.
+//! implementation describes itself ([`ImplInfo`]), the transcript a clause
+//! keeps, and what a clause run came to ([`Outcome`], [`Finding`]). serde
+//! alone; its JSON is drivers/PROTOCOL.md's, pinned by
+//! wire/tests/wire_form.rs. The enums a port matches on are
+//! `#[non_exhaustive]`: a later version may add a call, which a port that
+//! does not know it answers `unsupported`.
 
 pub mod call;
 pub mod info;
 pub mod ipc;
+pub mod outcome;
 pub mod program;
 pub mod samples;
 pub mod transcript;
@@ -18,6 +20,7 @@ pub mod value;
 pub use call::{Call, CallError, Reply};
 pub use info::{Capability, ImplInfo};
 pub use ipc::{IpcOp, Item, QueueKind};
+pub use outcome::{Finding, Outcome, Verdict};
 pub use program::{Ending, ExitArg, Probe, ProcessSpec, Program, Step};
 pub use transcript::{TranscriptEntry, Violation};
 pub use value::{ErrorKind, Handle, PyError, Value};

@@ -1,7 +1,7 @@
-//! Verdicts and the outcome of one clause run: stable data types that the
-//! clause process writes, the runner reads and the reports print.
-
-use mpconform_spec::{TranscriptEntry, Violation};
+//! Verdicts and the outcome of one clause run: what a clause's process
+//! writes, the runner reads, and the reports, the expectations and JSON
+//! consumers see, under one vocabulary.
+use crate::{ImplInfo, TranscriptEntry, Violation};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -228,6 +228,6 @@ pub enum ClauseMessage {
 /// /dev/shm or its temporary directory, removed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Described {
-    pub info: Result<mpconform_spec::ImplInfo, String>,
+    pub info: Result<ImplInfo, String>,
     pub left: Vec<String>,
 }
