@@ -1,6 +1,8 @@
-//! The clause's own process: it runs one clause against a freshly opened
-//! implementation, then cleans up after it (every descendant killed and
-//! reaped, descriptors checked) and writes the outcome as JSON.
+//! The clause's own process: it reads its request from the environment, runs
+//! one clause against a freshly opened implementation (or only opens it, to
+//! describe it), then cleans up after it (every descendant killed and
+//! reaped, descriptors and named resources checked) and writes the outcome
+//! as JSON.
 
 use crate::residue;
 use crate::subject::Subject;

@@ -1,4 +1,5 @@
-//! The runner: each clause runs in its own process (a re-exec of this binary)
+//! The runner: each clause runs in its own process (the command the
+//! [`Subject`] gives: a re-exec of `mpconform`, or of a port's test binary)
 //! in its own process group, with a time limit. A clause that hangs is killed
 //! with its whole group and gets `timeout`; one whose process dies without an
 //! outcome gets `crash`; the run always goes on.
