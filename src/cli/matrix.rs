@@ -2,12 +2,12 @@
 
 use super::against::{jobs, limit};
 use super::error::check_writable;
+use super::selection::Selection;
 use super::{say, verdicts_status, CliError};
 use clap::ValueEnum;
 use mpconform_harness::catalogue::{Catalogue, Named};
 use mpconform_harness::expectations::Expectations;
 use mpconform_harness::matrix::{self, Column};
-use mpconform_harness::select::{self, select, Partition};
 use mpconform_harness::target::Target;
 use mpconform_spec::clauses;
 use std::process::ExitCode;
@@ -32,19 +32,8 @@ pub struct Args {
     /// The targets file (default: the repository's targets.toml).
     #[arg(long = "targets")]
     targets_file: Option<std::path::PathBuf>,
-    /// Run only this clause (repeatable).
-    #[arg(long = "clause")]
-    clauses: Vec<String>,
-    /// Run only the clauses covering this behaviour id (repeatable).
-    #[arg(long = "behaviour")]
-    behaviours: Vec<String>,
-    /// Run only under this start method (repeatable; default: each
-    /// target's own).
-    #[arg(long = "method")]
-    methods: Vec<String>,
-    /// Run shard K of N (`K/N`): every N-th clause from the K-th.
-    #[arg(long)]
-    partition: Option<String>,
+    #[command(flatten)]
+    selection: Selection,
     /// Clauses run at once (default: twice the number of CPUs: most of a
     /// clause's time is spent waiting for interpreters).
     #[arg(short = 'j', long = "jobs")]
@@ -60,15 +49,11 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
-    let methods = select::methods(&args.methods)?;
+    let (chosen, methods) = args.selection.choose()?;
     if let Some(path) = &args.html {
         check_writable(path)?;
     }
     let limit = limit(args.timeout)?;
-    let mut chosen = select(&args.clauses, &args.behaviours)?;
-    if let Some(p) = args.partition {
-        chosen = p.parse::<Partition>()?.apply(chosen);
-    }
     let jobs = jobs(args.jobs, 2)?;
     let columns = columns(&args.targets, &args.sets, args.targets_file.as_deref())?;
     let progress = |line: &str| eprintln!("{line}");

@@ -12,6 +12,7 @@ mod list;
 mod matrix;
 mod repro;
 mod run;
+mod selection;
 mod targets;
 
 use clap::{Parser, Subcommand, ValueEnum};

@@ -2,12 +2,12 @@
 //! weighed against its expectations.
 
 use super::against::{jobs, Against};
+use super::selection::Selection;
 use super::{say, verdicts_status, CliError};
 use clap::ValueEnum;
 use mpconform_harness::expectations::Expectations;
 use mpconform_harness::report;
 use mpconform_harness::runner::{self, Plan};
-use mpconform_harness::select::{self, select, Partition};
 use mpconform_harness::verdict::Outcome;
 use mpconform_spec::clauses;
 use std::process::ExitCode;
@@ -25,16 +25,8 @@ enum RunFormat {
 pub struct Args {
     #[command(flatten)]
     against: Against,
-    /// Run only this clause (repeatable).
-    #[arg(long = "clause")]
-    clauses: Vec<String>,
-    /// Run only the clauses covering this behaviour id (repeatable).
-    #[arg(long = "behaviour")]
-    behaviours: Vec<String>,
-    /// Run only under this start method (repeatable; default: each the
-    /// target has).
-    #[arg(long = "method")]
-    methods: Vec<String>,
+    #[command(flatten)]
+    selection: Selection,
     /// Clauses run at once (default: the number of CPUs).
     #[arg(short = 'j', long = "jobs")]
     jobs: Option<usize>,
@@ -44,14 +36,11 @@ pub struct Args {
     /// targets file; none for others).
     #[arg(long)]
     expectations: Option<std::path::PathBuf>,
-    /// Run shard K of N (`K/N`): every N-th clause from the K-th.
-    #[arg(long)]
-    partition: Option<String>,
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let (target, limit) = args.against.resolve()?;
-    let methods = select::methods(&args.methods)?;
+    let (chosen, methods) = args.selection.choose()?;
     let expectations_file = match args.expectations {
         Some(file) => Some(file),
         None => args.against.named_expectations()?,
@@ -60,10 +49,6 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         Some(file) => Expectations::load(file, &|id| clauses::find(id).is_some())?,
         None => Expectations::default(),
     };
-    let mut chosen = select(&args.clauses, &args.behaviours)?;
-    if let Some(p) = args.partition {
-        chosen = p.parse::<Partition>()?.apply(chosen);
-    }
     let plan = Plan {
         subject: &target,
         clauses: chosen,
