@@ -7,7 +7,7 @@
 use crate::residue;
 use crate::subject::Subject;
 use crate::verdict::{ClauseMessage, Described, Finding, Outcome, Verdict};
-use mpconform_spec::{Call, Clause, Session, Stop};
+use mpconform_spec::{Call, Clause, Session, Stop, Value};
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::os::fd::FromRawFd;
@@ -229,7 +229,8 @@ fn run_job(job: &ClauseRun, subject: &dyn Subject, report: &std::fs::File) -> Ou
                 .filter(|c| !info.capabilities.contains(c))
                 .map(|c| format!("{c:?}"))
                 .collect();
-            if !info.start_methods.contains(&job.method) {
+            let unchosen = job.method == mpconform_spec::clause::UNCHOSEN;
+            if !unchosen && !info.start_methods.contains(&job.method) {
                 outcome.finding = Finding::Unsupported {
                     reason: format!("no start method {:?}", job.method),
                 };
@@ -245,11 +246,16 @@ fn run_job(job: &ClauseRun, subject: &dyn Subject, report: &std::fs::File) -> Ou
                         send(report, &ClauseMessage::Entry(entry.clone()));
                     }
                 }));
-                let result = session
-                    .call(Call::UseStartMethod {
+                // An unchosen run meets the target as a program does at its
+                // start: nothing has set a start method yet.
+                let chosen = if unchosen {
+                    Ok(Ok(Value::None))
+                } else {
+                    session.call(Call::UseStartMethod {
                         method: job.method.to_string(),
                     })
-                    .and_then(|_| (job.clause.body)(&mut session));
+                };
+                let result = chosen.and_then(|_| (job.clause.body)(&mut session));
                 let (transcript, skipped) = session.into_parts();
                 outcome.transcript = transcript;
                 outcome.finding = match result {

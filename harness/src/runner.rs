@@ -93,7 +93,7 @@ pub fn probe(subject: &dyn Subject, limit: std::time::Duration) -> Result<Probe,
 pub fn runs_of(clauses: &[&'static Clause], methods: &[String]) -> Vec<(&'static Clause, String)> {
     clauses
         .iter()
-        .flat_map(|c| {
+        .flat_map(|c| -> Vec<(&'static Clause, String)> {
             let under: Vec<&String> = match c.methods {
                 mpconform_spec::Methods::Each => methods.iter().collect(),
                 mpconform_spec::Methods::Any => methods.iter().take(1).collect(),
@@ -101,8 +101,11 @@ pub fn runs_of(clauses: &[&'static Clause], methods: &[String]) -> Vec<(&'static
                     .iter()
                     .filter(|m| only.contains(&m.as_str()))
                     .collect(),
+                mpconform_spec::Methods::Unchosen => {
+                    return vec![(*c, mpconform_spec::clause::UNCHOSEN.to_string())];
+                }
             };
-            under.into_iter().map(move |m| (*c, m.clone()))
+            under.into_iter().map(move |m| (*c, m.clone())).collect()
         })
         .collect()
 }

@@ -45,7 +45,14 @@ pub enum Methods {
     /// Only under these start methods (those the target has): the behaviour
     /// is a property of them alone, and the notes say why the others differ.
     Only(&'static [&'static str]),
+    /// Once, with no start method chosen: the runner sets none, so the
+    /// clause meets the target as a program meets it at its start (the
+    /// clauses about choosing a start method). Reported under [`UNCHOSEN`].
+    Unchosen,
 }
+
+/// The method column of a run under [`Methods::Unchosen`].
+pub const UNCHOSEN: &str = "unchosen";
 
 /// Why a clause body stopped before the end.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -38,6 +38,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
                 Methods::Each => "each".into(),
                 Methods::Any => "once".into(),
                 Methods::Only(only) => only.to_vec().into(),
+                Methods::Unchosen => "unchosen".into(),
             },
         })
         .collect();

@@ -16,6 +16,32 @@ pub enum Call {
     UseStartMethod {
         method: String,
     },
+    /// `set_start_method(method, force=force)`; `None` with force resets it.
+    SetStartMethod {
+        method: Option<String>,
+        force: bool,
+    },
+    /// `get_start_method(allow_none=allow_none)`: a name, or None.
+    GetStartMethod {
+        allow_none: bool,
+    },
+    /// `get_all_start_methods()`, in the order the target gives.
+    GetAllStartMethods,
+    /// `get_context(method).get_start_method()`.
+    ContextStartMethod {
+        method: Option<String>,
+    },
+    /// Bind `name` to `value` in the main module, as code under
+    /// `if __name__ == '__main__':` does.
+    SetMainGlobal {
+        name: String,
+        value: Value,
+    },
+    /// Register, in the implementation's own process, an exit handler
+    /// (`atexit`) that reports `label`.
+    AtexitRegister {
+        label: String,
+    },
 
     /// A new gate, closed; children inherit it and wait at it.
     GateNew,
@@ -89,6 +115,11 @@ pub enum Call {
     },
     /// What the child wrote to its captured standard error.
     ProcessStderr {
+        process: Handle,
+    },
+    /// What the child (and its own children) wrote to its captured standard
+    /// output.
+    ProcessStdout {
         process: Handle,
     },
     /// `active_children()`.

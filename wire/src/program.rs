@@ -60,6 +60,9 @@ pub enum Step {
     ForkHolder { label: String, gate: Handle },
     /// Register an exit handler (`atexit`) that reports `label`.
     AtexitReport { label: String },
+    /// Write `text` to standard output as `print(text, end='')` does:
+    /// through the stream's buffer, not flushed.
+    Print { text: String },
     /// Close a descriptor this process inherited.
     CloseFd { fd: Handle },
     /// Write bytes to a descriptor this process inherited.
@@ -108,6 +111,9 @@ pub enum Probe {
     TrySysExit(ExitArg),
     /// How many threads this process has (`len(os.listdir('/proc/self/task'))`).
     OsThreads,
+    /// The value bound to this name in the main module, as code there sees
+    /// it: a `NameError` ("name 'x' is not defined") when unbound.
+    MainGlobal(String),
 }
 
 /// How a child program ends.
@@ -161,6 +167,14 @@ pub struct ProcessSpec {
     /// Send the child's standard error (fd 2) to a capture the clause can read.
     #[serde(default)]
     pub capture_stderr: bool,
+    /// Send the child's standard output (fd 1) to a capture the clause can
+    /// read; its own children inherit it.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub capture_stdout: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl ProcessSpec {

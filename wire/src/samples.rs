@@ -13,6 +13,22 @@ pub fn calls() -> Vec<Call> {
         Call::UseStartMethod {
             method: "spawn".into(),
         },
+        Call::SetStartMethod {
+            method: Some("fork".into()),
+            force: false,
+        },
+        Call::GetStartMethod { allow_none: true },
+        Call::GetAllStartMethods,
+        Call::ContextStartMethod {
+            method: Some("spawn".into()),
+        },
+        Call::SetMainGlobal {
+            name: "state".into(),
+            value: Value::Str("set in main".into()),
+        },
+        Call::AtexitRegister {
+            label: "parent-exit".into(),
+        },
         Call::GateNew,
         Call::GateOpen { gate: h },
         Call::AwaitReport {
@@ -45,6 +61,7 @@ pub fn calls() -> Vec<Call> {
         },
         Call::ProcessHoldsTarget { process: h },
         Call::ProcessStderr { process: h },
+        Call::ProcessStdout { process: h },
         Call::ActiveChildren,
         Call::ChildrenSet,
         Call::CurrentProcessName,
@@ -97,6 +114,10 @@ pub fn steps() -> Vec<Step> {
             label: "pid".into(),
             probe: Probe::Pid,
         },
+        Step::Report {
+            label: "state".into(),
+            probe: Probe::MainGlobal("state".into()),
+        },
         Step::WaitGate { gate: h },
         Step::Start {
             label: "started".into(),
@@ -114,6 +135,9 @@ pub fn steps() -> Vec<Step> {
         },
         Step::AtexitReport {
             label: "atexit".into(),
+        },
+        Step::Print {
+            text: "printed once".into(),
         },
         Step::CloseFd { fd: h },
         Step::WriteFd {
@@ -146,6 +170,12 @@ pub fn steps() -> Vec<Step> {
 fn covers_call(call: &Call) {
     match call {
         Call::UseStartMethod { .. }
+        | Call::SetStartMethod { .. }
+        | Call::GetStartMethod { .. }
+        | Call::GetAllStartMethods
+        | Call::ContextStartMethod { .. }
+        | Call::SetMainGlobal { .. }
+        | Call::AtexitRegister { .. }
         | Call::GateNew
         | Call::GateOpen { .. }
         | Call::AwaitReport { .. }
@@ -167,6 +197,7 @@ fn covers_call(call: &Call) {
         | Call::ProcessSentinelReady { .. }
         | Call::ProcessHoldsTarget { .. }
         | Call::ProcessStderr { .. }
+        | Call::ProcessStdout { .. }
         | Call::ActiveChildren
         | Call::ChildrenSet
         | Call::CurrentProcessName
@@ -195,6 +226,7 @@ fn covers_step(step: &Step) {
         | Step::StartInherited { .. }
         | Step::ForkHolder { .. }
         | Step::AtexitReport { .. }
+        | Step::Print { .. }
         | Step::CloseFd { .. }
         | Step::WriteFd { .. }
         | Step::Ipc { .. }
