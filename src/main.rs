@@ -4,5 +4,8 @@
 mod cli;
 
 fn main() -> std::process::ExitCode {
+    // First: a re-exec of this program as the reference's spawned child
+    // runs that child here and never returns.
+    mpconform_ref::init();
     cli::main()
 }

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 /// A gate: closed until one byte is written, then open for every waiter, as
 /// nobody reads the byte.
 pub struct Gate {
-    read: OwnedFd,
-    write: OwnedFd,
+    pub(crate) read: OwnedFd,
+    pub(crate) write: OwnedFd,
 }
 
 impl Gate {
@@ -42,8 +42,8 @@ struct Report {
 /// receives. Each report is one line, written at once (under PIPE_BUF), so
 /// concurrent senders do not interleave.
 pub struct ReportChannel {
-    read: OwnedFd,
-    write: OwnedFd,
+    pub(crate) read: OwnedFd,
+    pub(crate) write: OwnedFd,
     pending: Vec<u8>,
     received: Vec<(String, Value)>,
     taken: Vec<bool>,
@@ -59,6 +59,17 @@ impl ReportChannel {
             received: Vec::new(),
             taken: Vec::new(),
         })
+    }
+
+    /// The channel over the ends a spawned child was handed.
+    pub(crate) fn from_ends(read: OwnedFd, write: OwnedFd) -> ReportChannel {
+        ReportChannel {
+            read,
+            write,
+            pending: Vec::new(),
+            received: Vec::new(),
+            taken: Vec::new(),
+        }
     }
 
     pub fn send(&self, label: &str, value: Value) -> Result<(), PyError> {

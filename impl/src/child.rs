@@ -27,13 +27,11 @@ impl RefImpl {
         &mut self,
         h: Handle,
         sentinel_write_end: OwnedFd,
-        stderr: Option<OwnedFd>,
+        captures: Captures,
     ) -> ! {
         // The write end stays open for the child's whole life: it is the sentinel.
         std::mem::forget(sentinel_write_end);
-        if let Some(capture) = stderr {
-            let _ = nix::unistd::dup2_stderr(capture.as_fd());
-        }
+        captures.install();
         let ignores_override = self.faults.has(Fault::RunOverrideIgnored);
         // Taken, not cloned: this process's copy of the object is never used
         // again, and a program can be long.
@@ -42,8 +40,21 @@ impl RefImpl {
             (Some(run), false) => run,
             _ => object.target.take().unwrap_or_default(),
         };
+        self.current = self.child_identity(h, nix::unistd::getppid().as_raw());
+        self.children.clear();
+        if !self.faults.has(Fault::ParentAtexitInForkChild) {
+            self.atexit.clear();
+        }
+        self.bare_children.clear();
+        self.fork_return = None;
+        self.reset_queues_after_fork();
+        self.run_child(program)
+    }
+
+    /// What `current_process()` is in the child that runs object `h`, whose
+    /// parent is `parent_pid`.
+    pub(crate) fn child_identity(&self, h: Handle, parent_pid: i32) -> CurrentProcess {
         let object: &ProcessObject = &self.processes[&h];
-        let parent = (self.current.name.clone(), nix::unistd::getppid().as_raw());
         let counter = if self.faults.has(Fault::ChildCounterNotReset) {
             self.current.counter
         } else if self.faults.has(Fault::NamesCountFromZero) {
@@ -51,19 +62,18 @@ impl RefImpl {
         } else {
             1
         };
-        self.current = CurrentProcess {
+        CurrentProcess {
             name: object.name.clone(),
             identity: object.identity.clone(),
             daemon: object.daemon,
             counter,
-            parent: Some(parent),
-        };
-        self.children.clear();
-        self.atexit.clear();
-        self.bare_children.clear();
-        self.fork_return = None;
-        self.reset_queues_after_fork();
+            parent: Some((self.current.name.clone(), parent_pid)),
+        }
+    }
 
+    /// `_bootstrap` and the start method's exit path, in a child that is
+    /// ready to run `program` (forked or spawned); never returns.
+    pub(crate) fn run_child(&mut self, program: mpconform_spec::Program) -> ! {
         let outcome = match self.run_steps(&program.steps) {
             Err(e) => Outcome::Error(e),
             Ok(()) => match program.end {
@@ -74,6 +84,8 @@ impl RefImpl {
             },
         };
         let code = self.bootstrap_exitcode(outcome);
+        // _bootstrap's `finally`: util._flush_std_streams().
+        flush_std_streams();
         // popen_fork: atexit handlers, _exit_function among them (registered
         // first, so it runs last), then os._exit.
         self.run_atexit();
@@ -136,7 +148,7 @@ impl RefImpl {
     }
 
     /// The handlers this process registered, last first.
-    fn run_atexit(&mut self) {
+    pub(crate) fn run_atexit(&mut self) {
         for label in std::mem::take(&mut self.atexit).iter().rev() {
             let _ = self.reports.send(label, Value::None);
         }
@@ -223,6 +235,14 @@ impl RefImpl {
                 self.atexit.push(label.clone());
                 Ok(())
             }
+            Step::Print { text } => {
+                use std::io::Write;
+                // Through std's buffer, as print() goes through sys.stdout's;
+                // a text without a newline stays there until a flush.
+                std::io::stdout()
+                    .write_all(text.as_bytes())
+                    .map_err(|e| PyError::new(ErrorKind::OSError, e.to_string()))
+            }
             Step::CloseFd { fd } => self.fds.remove(fd).map(drop).ok_or_else(bad_fd),
             Step::WriteFd { fd, data } => write_all(self.fds.get(fd).ok_or_else(bad_fd)?, data),
             Step::Ipc { label, op } => {
@@ -287,11 +307,49 @@ impl RefImpl {
                     .map_err(|e| PyError::new(ErrorKind::OSError, e.to_string()))?
                     .count() as i64,
             ),
+            Probe::MainGlobal(name) => match self.main_globals.get(name) {
+                Some(v) => v.clone(),
+                None => {
+                    return Err(PyError::new(
+                        ErrorKind::Other("NameError".into()),
+                        format!("name '{name}' is not defined"),
+                    ))
+                }
+            },
             Probe::TrySysExit(arg) => {
                 Value::Error(PyError::new(ErrorKind::SystemExit, exit_arg_str(arg)))
             }
             other => return Err(unknown(format!("{other:?}"))),
         })
+    }
+}
+
+/// `util._flush_std_streams()`.
+pub(crate) fn flush_std_streams() {
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+}
+
+/// Where a child's standard output and error go, when the clause captures them.
+#[derive(Default)]
+pub(crate) struct Captures {
+    pub stdout: Option<OwnedFd>,
+    pub stderr: Option<OwnedFd>,
+}
+
+impl Captures {
+    /// Puts the captures on fds 1 and 2 (std's stdout is flushed first, so
+    /// nothing of the parent's lands in them).
+    pub(crate) fn install(self) {
+        if let Some(capture) = self.stdout {
+            use std::io::Write;
+            let _ = std::io::stdout().flush();
+            let _ = nix::unistd::dup2_stdout(capture.as_fd());
+        }
+        if let Some(capture) = self.stderr {
+            let _ = nix::unistd::dup2_stderr(capture.as_fd());
+        }
     }
 }
 

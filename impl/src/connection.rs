@@ -16,9 +16,9 @@ use std::os::fd::{AsFd, OwnedFd};
 
 /// One end of a `Pipe()`.
 pub(crate) struct Connection {
-    fd: Option<OwnedFd>,
-    readable: bool,
-    writable: bool,
+    pub(crate) fd: Option<OwnedFd>,
+    pub(crate) readable: bool,
+    pub(crate) writable: bool,
 }
 
 fn os(message: &str) -> PyError {

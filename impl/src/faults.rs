@@ -169,6 +169,18 @@ faults! {
         "the module offers a LifoQueue, which CPython's multiprocessing does not",
     ThreadQueueShared = "thread-queue-shared":
         "queue.Queue is backed by a pipe, so a child's puts reach the parent",
+    SpawnInheritsState = "spawn-inherits-state":
+        "a spawn child is handed the parent's main-module state, as if it had been forked",
+    ContextIgnoresMethod = "context-ignores-method":
+        "get_context(method).Process starts its children by the default method, not its own",
+    StartMethodSetTwice = "start-method-set-twice":
+        "set_start_method() does not check whether a start method is already fixed",
+    DefaultFixedTooEarly = "default-fixed-too-early":
+        "the default start method is fixed when the module is loaded, so get_start_method(allow_none=True) never gives None",
+    NoFlushBeforeFork = "no-flush-before-fork":
+        "start() forks without flushing standard output, so a fork child prints the parent's buffered text again",
+    ParentAtexitInForkChild = "parent-atexit-in-fork-child":
+        "a fork child keeps the exit handlers it inherited, so the parent's handlers run in it (popen_fork without atexit._clear)",
 }
 
 impl Fault {
@@ -195,6 +207,11 @@ impl FaultSet {
 
     pub fn with(faults: impl IntoIterator<Item = Fault>) -> Self {
         FaultSet(faults.into_iter().collect())
+    }
+
+    /// The names of the faults switched on.
+    pub fn names(&self) -> Vec<String> {
+        self.0.iter().map(|f| f.name().to_string()).collect()
     }
 
     pub fn has(&self, fault: Fault) -> bool {

@@ -10,6 +10,7 @@
 mod channels;
 mod child;
 mod connection;
+mod context;
 pub mod faults;
 mod futex;
 mod ipc;
@@ -18,6 +19,7 @@ mod process;
 mod queues;
 mod ring;
 mod shared;
+pub mod spawn;
 mod status;
 mod sys;
 mod wire;
@@ -33,6 +35,7 @@ use std::os::fd::OwnedFd;
 
 pub use faults::{Fault, FaultSet};
 use process::ProcessObject;
+pub use spawn::init;
 
 /// What multiprocessing knows of the process it runs in (`current_process()`).
 #[derive(Debug, Clone)]
@@ -72,10 +75,25 @@ pub struct RefImpl {
     modules: BTreeSet<String>,
     /// The unfinished-task count, under a fault that keeps it per process.
     local_unfinished: i64,
+    /// The default context's actual start method, once fixed.
+    start_method: Option<String>,
+    /// What code under `if __name__ == '__main__':` bound in this process.
+    main_globals: BTreeMap<String, Value>,
 }
 
 impl RefImpl {
     pub fn new(faults: FaultSet) -> Result<RefImpl, PyError> {
+        let reports = ReportChannel::new()?;
+        let mut imp = RefImpl::with_channel(faults, reports);
+        if imp.fault(Fault::DefaultFixedTooEarly) {
+            imp.fixed_method();
+        }
+        imp.ignore_sigchld_if_faulty()?;
+        Ok(imp)
+    }
+
+    fn ignore_sigchld_if_faulty(&self) -> Result<(), PyError> {
+        let faults = &self.faults;
         if faults.has(Fault::SigchldIgnored) {
             // SAFETY: setting a signal's disposition to SIG_IGN installs no handler code.
             unsafe {
@@ -86,12 +104,17 @@ impl RefImpl {
             }
             .map_err(sys::os_error)?;
         }
+        Ok(())
+    }
+
+    /// A fresh implementation over an existing report channel.
+    fn with_channel(faults: FaultSet, reports: ReportChannel) -> RefImpl {
         let first = if faults.has(Fault::NamesCountFromZero) {
             0
         } else {
             1
         };
-        Ok(RefImpl {
+        RefImpl {
             faults,
             next_handle: 1,
             current: CurrentProcess {
@@ -105,7 +128,7 @@ impl RefImpl {
             children: BTreeSet::new(),
             gates: BTreeMap::new(),
             fds: BTreeMap::new(),
-            reports: ReportChannel::new()?,
+            reports,
             fork_return: None,
             atexit: Vec::new(),
             bare_children: Vec::new(),
@@ -114,7 +137,9 @@ impl RefImpl {
             connections: BTreeMap::new(),
             modules: BTreeSet::new(),
             local_unfinished: 0,
-        })
+            start_method: None,
+            main_globals: BTreeMap::new(),
+        }
     }
 
     fn fault(&self, fault: Fault) -> bool {
@@ -149,7 +174,7 @@ impl Implementation for RefImpl {
         ImplInfo {
             name: "mpconform-ref".into(),
             version: env!("CARGO_PKG_VERSION").into(),
-            start_methods: vec!["fork".into()],
+            start_methods: self.start_methods(),
             capabilities: vec![
                 Capability::ProcessClose,
                 Capability::ProcessKill,
@@ -163,9 +188,20 @@ impl Implementation for RefImpl {
     fn call(&mut self, call: &Call) -> Reply {
         use Call::*;
         match call {
-            UseStartMethod { method } if method == "fork" => Ok(Value::None),
-            UseStartMethod { method } => {
-                Err(CallError::Unsupported(format!("start method {method:?}")))
+            UseStartMethod { method } => self.use_start_method(method),
+            SetStartMethod { method, force } => self.set_start_method(method.as_deref(), *force),
+            GetStartMethod { allow_none } => Ok(self.get_start_method(*allow_none)),
+            GetAllStartMethods => Ok(Value::List(
+                self.start_methods().into_iter().map(Value::Str).collect(),
+            )),
+            ContextStartMethod { method } => self.context_start_method(method.as_deref()),
+            SetMainGlobal { name, value } => {
+                self.main_globals.insert(name.clone(), value.clone());
+                Ok(Value::None)
+            }
+            AtexitRegister { label } => {
+                self.atexit.push(label.clone());
+                Ok(Value::None)
             }
             GateNew => {
                 let gate = Gate::new()?;
@@ -205,6 +241,7 @@ impl Implementation for RefImpl {
                 Ok(Value::Bool(self.object(*process)?.target.is_some()))
             }
             ProcessStderr { process } => self.captured_stderr(*process),
+            ProcessStdout { process } => self.captured_stdout(*process),
             ActiveChildren => Ok(handles(self.active_children())),
             ChildrenSet => Ok(handles(self.children.iter().copied().collect())),
             CurrentProcessName => Ok(Value::Str(self.current.name.clone())),
@@ -243,6 +280,7 @@ impl Drop for RefImpl {
     /// get here: they leave through `_exit`.
     fn drop(&mut self) {
         if self.current.parent.is_none() {
+            self.run_atexit();
             self.exit_function();
         }
     }

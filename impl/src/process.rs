@@ -1,6 +1,7 @@
 //! Process objects as CPython 3.13's `BaseProcess` and `popen_fork.Popen`
 //! keep them: start once, sentinel, poll / wait / join, signals, close, repr.
 
+use crate::child::Captures;
 use crate::faults::Fault;
 use crate::sys::{self, os_error, readable};
 use crate::RefImpl;
@@ -22,6 +23,9 @@ pub(crate) struct ProcessObject {
     /// The pid of the process that created the object.
     pub creator: i32,
     pub capture_stderr: bool,
+    pub capture_stdout: bool,
+    /// `get_context(method)` the class came from; None for the module's own.
+    pub context: Option<String>,
     pub popen: Option<Popen>,
     pub closed: bool,
 }
@@ -32,6 +36,7 @@ pub(crate) struct Popen {
     pub sentinel: OwnedFd,
     pub returncode: Option<i64>,
     pub stderr: Option<OwnedFd>,
+    pub stdout: Option<OwnedFd>,
 }
 
 fn closed_error() -> CallError {
@@ -96,6 +101,8 @@ impl RefImpl {
             daemon: spec.daemon.unwrap_or(self.current.daemon),
             creator: my_pid(),
             capture_stderr: spec.capture_stderr,
+            capture_stdout: spec.capture_stdout,
+            context: spec.context.clone(),
             popen: None,
             closed: false,
         };
@@ -137,23 +144,45 @@ impl RefImpl {
         Ok(pid)
     }
 
+    /// `Popen(process_obj)` of the method the object starts by: the
+    /// default context's for the module's Process (fixing it), its own for a
+    /// context's.
+    fn launch(&mut self, h: Handle) -> Result<Popen, CallError> {
+        let context = self.object(h)?.context.clone();
+        let method = self.method_for(context.as_deref());
+        // popen_fork.Popen.__init__ (which popen_spawn_posix inherits):
+        // util._flush_std_streams(), so no buffered text is copied.
+        if !self.fault(Fault::NoFlushBeforeFork) {
+            crate::child::flush_std_streams();
+        }
+        let captures = self.captures(h)?;
+        match method.as_str() {
+            "spawn" => self.launch_spawn(h, captures),
+            _ => self.launch_fork(h, captures),
+        }
+    }
+
+    /// Fresh captures for the object's standard output and error.
+    fn captures(&self, h: Handle) -> Result<Captures, CallError> {
+        let object = self.object(h)?;
+        let capture = |wanted: bool, name: &str| -> Result<Option<OwnedFd>, CallError> {
+            if !wanted {
+                return Ok(None);
+            }
+            let fd = nix::sys::memfd::memfd_create(name, nix::sys::memfd::MFdFlags::MFD_CLOEXEC)
+                .map_err(os_error)?;
+            Ok(Some(fd))
+        };
+        Ok(Captures {
+            stdout: capture(object.capture_stdout, "mpconform-stdout")?,
+            stderr: capture(object.capture_stderr, "mpconform-stderr")?,
+        })
+    }
+
     /// `popen_fork.Popen._launch`: a sentinel pipe whose write end only the
     /// child keeps, then fork.
-    fn launch(&mut self, h: Handle) -> Result<Popen, CallError> {
-        use std::io::Write;
-        let _ = std::io::stdout().flush();
-        let _ = std::io::stderr().flush();
+    fn launch_fork(&mut self, h: Handle, captures: Captures) -> Result<Popen, CallError> {
         let (sentinel, child_end) = sys::pipe()?;
-        let stderr = if self.object(h)?.capture_stderr {
-            let fd = nix::sys::memfd::memfd_create(
-                "mpconform-stderr",
-                nix::sys::memfd::MFdFlags::MFD_CLOEXEC,
-            )
-            .map_err(os_error)?;
-            Some(fd)
-        } else {
-            None
-        };
         // SAFETY: other threads (queue feeders, a test harness's) may run, as
         // they may in CPython. After fork the child touches no lock another
         // thread could hold: queue state that a feeder shares is forgotten, not
@@ -162,7 +191,7 @@ impl RefImpl {
         match unsafe { nix::unistd::fork() }.map_err(os_error)? {
             ForkResult::Child => {
                 drop(sentinel);
-                self.become_child(h, child_end, stderr)
+                self.become_child(h, child_end, captures)
             }
             ForkResult::Parent { child } => {
                 if self.fault(Fault::SentinelWriteEndLeaked) {
@@ -174,7 +203,8 @@ impl RefImpl {
                     pid: child.as_raw(),
                     sentinel,
                     returncode: None,
-                    stderr,
+                    stderr: captures.stderr,
+                    stdout: captures.stdout,
                 })
             }
         }
@@ -402,16 +432,15 @@ impl RefImpl {
         let Some(fd) = object.popen.as_ref().and_then(|p| p.stderr.as_ref()) else {
             return Err(CallError::Broken("stderr was not captured".into()));
         };
-        let mut out = Vec::new();
-        let mut buf = [0u8; 4096];
-        loop {
-            let n = nix::sys::uio::pread(fd, &mut buf, out.len() as i64).map_err(os_error)?;
-            if n == 0 {
-                break;
-            }
-            out.extend_from_slice(&buf[..n]);
-        }
-        Ok(Value::Bytes(out))
+        read_capture(fd)
+    }
+
+    pub(crate) fn captured_stdout(&self, h: Handle) -> Result<Value, CallError> {
+        let object = self.object(h)?;
+        let Some(fd) = object.popen.as_ref().and_then(|p| p.stdout.as_ref()) else {
+            return Err(CallError::Broken("stdout was not captured".into()));
+        };
+        read_capture(fd)
     }
 
     /// `active_children()`: reap the ended ones first.
@@ -464,6 +493,20 @@ impl RefImpl {
         }
         self.queues_join_at_exit();
     }
+}
+
+/// Everything written to a capture so far, from its start.
+fn read_capture(fd: &OwnedFd) -> Result<Value, CallError> {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = nix::sys::uio::pread(fd, &mut buf, out.len() as i64).map_err(os_error)?;
+        if n == 0 {
+            break;
+        }
+        out.extend_from_slice(&buf[..n]);
+    }
+    Ok(Value::Bytes(out))
 }
 
 /// `_exitcode_to_name`: -15 -> '-SIGTERM'.

@@ -4,6 +4,10 @@
 
 use mpconform_ref::{Fault, FaultSet, RefImpl};
 
+/// Called first in the test binary's main: a spawned child of the
+/// reference is a re-exec of that binary.
+pub use mpconform_ref::init;
+
 /// The environment variable naming one fault of the reference to switch on.
 pub const FAULT_VAR: &str = "REF_FAULT";
 

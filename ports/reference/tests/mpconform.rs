@@ -1,1 +1,1 @@
-mpconform_harness::harness!(reference_port::open);
+mpconform_harness::harness!(reference_port::open, init = reference_port::init);
