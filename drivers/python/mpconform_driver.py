@@ -500,6 +500,14 @@ def send_report(env, label, value):
 
 
 def _atexit_report(env, label):
+    """An exit handler's report: from the driver's own process (a handler
+    the driver registered, or one a program run there registered) it is a
+    local report; from any other process (a fork child that ran handlers it
+    inherited, or a child's own handler) it goes over the report pipe."""
+    st = _STATE
+    if st is not None and os.getpid() == st.pid:
+        st.local_report(label, {'type': 'none'})
+        return
     send_report(env, label, {'type': 'none'})
 
 
@@ -656,13 +664,16 @@ class Ctx(object):
 
     # processes
 
-    def child_env(self, capture):
+    def child_env(self, capture_stderr, capture_stdout=False):
+        """The env a child gets: this one's, with a capture file of its own
+        for each standard stream captured (None: it inherits the stream)."""
         env = dict(self.env)
-        env['stderr'] = None
-        if capture:
-            fd, path = _nameless_file()
-            self.captures[path] = fd
-            env['stderr'] = path
+        for key, capture in (('stderr', capture_stderr), ('stdout', capture_stdout)):
+            env[key] = None
+            if capture:
+                fd, path = _nameless_file()
+                self.captures[path] = fd
+                env[key] = path
         return env
 
     def make_process(self, spec):
@@ -684,7 +695,7 @@ class Ctx(object):
             if entry is None:
                 raise Broken('no handle %s' % h)
             table[h] = entry
-        env = self.child_env(spec.get('capture_stderr'))
+        env = self.child_env(spec.get('capture_stderr'), spec.get('capture_stdout'))
         kwargs = {}
         if spec.get('name') is not None:
             kwargs['name'] = _native(spec['name'])
@@ -744,6 +755,10 @@ def run_step(ctx, step):
     elif kind == 'atexit_report':
         import atexit
         atexit.register(_atexit_report, ctx.env, step['label'])
+    elif kind == 'print':
+        # Through the stream's buffer, as print(text, end='') does: not
+        # flushed, no newline added (2.7's file wants a native str).
+        sys.stdout.write(_native(step['text']))
     elif kind == 'close_fd':
         os.close(ctx.fd(step['fd']))
     elif kind == 'write_fd':
@@ -834,6 +849,15 @@ def _probe(ctx, probe):
         return {'type': 'none'}
     if kind == 'os_threads':
         return to_value(len(os.listdir('/proc/self/task')))
+    if kind == 'main_global':
+        # The main module as this process has it: the driver's script in
+        # the driver and a fork child, what the start method made of it
+        # (__mp_main__) in a spawn or forkserver child.
+        name = _native(probe['arg'])
+        namespace = getattr(sys.modules.get('__main__'), '__dict__', None) or {}
+        if name not in namespace:
+            raise NameError("name '%s' is not defined" % (name,))
+        return to_value(namespace[name], ctx)
     raise Broken('unknown probe %r' % (kind,))
 
 
@@ -864,17 +888,26 @@ def _child_main(program_text, table, env):
         # Process.run() called in the driver itself.
         return run_program(st.ctx, json.loads(program_text))
     _close_protocol_fds()
-    if env.get('stderr'):
-        try:
-            sys.stderr.flush()
-        except Exception:
-            pass
-        fd = os.open(env['stderr'], os.O_WRONLY | os.O_APPEND)
-        if fd != 2:
-            os.dup2(fd, 2)
-            os.close(fd)
+    _redirect(env.get('stdout'), sys.stdout, 1)
+    _redirect(env.get('stderr'), sys.stderr, 2)
     ctx = Ctx(dict(table), env)
     return run_program(ctx, json.loads(program_text))
+
+
+def _redirect(path, stream, fd):
+    """Sends descriptor fd to the capture file at path (None: leaves it),
+    after flushing what stream holds so far to where fd went before. The
+    stream object stays as the interpreter made it (its buffering too)."""
+    if not path:
+        return
+    try:
+        stream.flush()
+    except Exception:
+        pass
+    new = os.open(path, os.O_WRONLY | os.O_APPEND)
+    if new != fd:
+        os.dup2(new, fd)
+        os.close(new)
 
 
 def _run_bare_child(ctx, program):
@@ -1045,8 +1078,9 @@ class Driver(object):
         self.reports = []  # [label, value, taken]
         self.gate_fds = {}
         self.stderr_paths = {}
+        self.stdout_paths = {}
         self.env = {'module': modname, 'context': context, 'reports': reports,
-                    'stderr': None}
+                    'stderr': None, 'stdout': None}
         self.ctx = Ctx({}, self.env, driver=self)
 
     # reports
@@ -1160,6 +1194,50 @@ class Driver(object):
             return {'type': 'none'}
         raise Unsupported('start method %r' % (method,))
 
+    def _api_function(self, name):
+        f = getattr(self.module, name, None)
+        if f is None:
+            raise Unsupported('%s (the API has no such name)' % name)
+        return f
+
+    def call_set_start_method(self, req):
+        # A context API's own set_start_method: a concrete context refuses
+        # (ValueError), and that is its answer.
+        set_start_method = self._api_function('set_start_method')
+        method = req.get('method')
+        set_start_method(None if method is None else _native(method),
+                         force=bool(req.get('force')))
+        return {'type': 'none'}
+
+    def call_get_start_method(self, req):
+        get_start_method = self._api_function('get_start_method')
+        return _method_value(get_start_method(allow_none=bool(req.get('allow_none'))))
+
+    def call_get_all_start_methods(self, req):
+        methods = self._api_function('get_all_start_methods')()
+        return {'type': 'list', 'value': [_method_value(m) for m in methods]}
+
+    def call_context_start_method(self, req):
+        get_context = self._api_function('get_context')
+        method = req.get('method')
+        context = get_context(None if method is None else _native(method))
+        return _method_value(context.get_start_method())
+
+    def call_set_main_global(self, req):
+        # As code under `if __name__ == '__main__':` binds it: in the main
+        # module of this process (the driver's script), which a fork child
+        # copies and a spawn child imports afresh as __mp_main__.
+        main = sys.modules['__main__']
+        setattr(main, _native(req['name']), from_value(req['value']))
+        return {'type': 'none'}
+
+    def call_atexit_register(self, req):
+        # The real atexit module, as a program registers a handler; what a
+        # child does with inherited handlers is the target's to decide.
+        import atexit
+        atexit.register(_atexit_report, self.env, req['label'])
+        return {'type': 'none'}
+
     def call_gate_new(self, req):
         r, w, path, _ = _pipe_by_path()
         h = self.ctx.register_entry(('gate', path))
@@ -1194,6 +1272,8 @@ class Driver(object):
         h = self.ctx.register(p)
         if env.get('stderr'):
             self.stderr_paths[h] = env['stderr']
+        if env.get('stdout'):
+            self.stdout_paths[h] = env['stdout']
         return handle_value(h)
 
     def call_process_start(self, req):
@@ -1271,13 +1351,21 @@ class Driver(object):
         holds = getattr(p, '_target', None) is not None or bool(getattr(p, '_args', None))
         return to_value(holds)
 
-    def call_process_stderr(self, req):
+    def _captured(self, req, paths, stream):
         h = req['process']
         self.ctx.obj(h)
-        path = self.stderr_paths.get(h)
+        path = paths.get(h)
         if path is None:
-            raise Broken('stderr of process %s was not captured' % h)
+            raise Broken('%s of process %s was not captured' % (stream, h))
         return to_value(_read_whole(self.ctx.captures[path]))
+
+    def call_process_stderr(self, req):
+        return self._captured(req, self.stderr_paths, 'stderr')
+
+    def call_process_stdout(self, req):
+        # The child's and its children's (which inherit fd 1), in the
+        # order the writes reached the file.
+        return self._captured(req, self.stdout_paths, 'stdout')
 
     def _sorted_handles(self, objects):
         handles = sorted(self.ctx.handle_of(p) for p in objects)
@@ -1365,6 +1453,13 @@ class Driver(object):
 
     def call_ipc(self, req):
         return do_ipc(self.ctx, req)
+
+
+def _method_value(m):
+    """A start method's name (text on every interpreter), or None."""
+    if m is None:
+        return {'type': 'none'}
+    return text_value(m)
 
 
 def _interpreter_version():

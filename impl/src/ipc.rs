@@ -22,7 +22,14 @@ impl RefImpl {
     pub(crate) fn ipc(&mut self, op: &IpcOp) -> Result<Value, CallError> {
         use IpcOp::*;
         Ok(match op {
-            QueueNew { kind, maxsize } => return self.queue_new(*kind, *maxsize),
+            QueueNew { kind, maxsize } => {
+                // The module's Queue classes take ctx=get_context(), fixing
+                // the default; queue.Queue is not the module's.
+                if *kind != mpconform_spec::QueueKind::Thread {
+                    self.fixed_method();
+                }
+                return self.queue_new(*kind, *maxsize);
+            }
             Put {
                 queue,
                 item,

@@ -137,3 +137,16 @@ pub fn descriptors(pid: i64) -> std::io::Result<std::collections::BTreeSet<(i64,
         .filter_map(|fd| Some((fd, fd_target(pid, fd)?)))
         .collect())
 }
+
+/// The arguments of `pid`'s command line (/proc/PID/cmdline), or None when
+/// no such process exists. A forked child shows its parent's; an exec'd one
+/// its own.
+pub fn command_line(pid: i64) -> Option<Vec<String>> {
+    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    Some(
+        raw.split(|b| *b == 0)
+            .filter(|a| !a.is_empty())
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect(),
+    )
+}

@@ -78,6 +78,12 @@ impl<'a> Session<'a> {
         }
     }
 
+    /// A check the target cannot be asked about (it lacks what the check
+    /// needs): the clause goes on, and is `unsupported` at best.
+    pub fn skip(&mut self, check: &str, why: &str) {
+        self.skipped.push(format!("{check}: {why}"));
+    }
+
     /// The hang limit in seconds, for calls that take a timeout.
     pub fn hang_secs(&self) -> f64 {
         self.hang.as_secs_f64()

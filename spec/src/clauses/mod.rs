@@ -7,6 +7,7 @@ use crate::session::Session;
 use crate::value::Handle;
 use crate::Stop;
 
+mod contexts;
 mod exits;
 mod family;
 mod ipc_calls;
@@ -16,6 +17,7 @@ mod pipes;
 mod queues;
 mod sentinel;
 mod simple_joinable;
+mod spawning;
 
 /// The seed documents, by file name.
 pub(crate) const SEED_000: &str = "000_6cd117ac27ff7806.txt";
@@ -31,6 +33,8 @@ pub fn all() -> Vec<&'static Clause> {
     clauses.extend(exits::CLAUSES);
     clauses.extend(sentinel::CLAUSES);
     clauses.extend(family::CLAUSES);
+    clauses.extend(spawning::CLAUSES);
+    clauses.extend(contexts::CLAUSES);
     clauses.extend(os_layer::CLAUSES);
     clauses.extend(pipes::CLAUSES);
     clauses.extend(queues::CLAUSES);
