@@ -278,6 +278,9 @@ impl Driver {
         let (request_read, request_write) = high_pipe().map_err(started)?;
         let (reply_read, reply_write) = high_pipe().map_err(started)?;
         process.stdin(Stdio::null());
+        // Also here, not only for clause processes: repro and the fuzzer
+        // start drivers of their own.
+        crate::environment::apply(&mut process);
         // The target's temporary files go to the clause run's private
         // directory, where the harness finds what it leaves (residue.rs).
         if let Some(tmp) = crate::residue::target_tmpdir() {

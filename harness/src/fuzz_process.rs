@@ -58,6 +58,7 @@ pub fn start_watchdog(limit: Duration) {
 pub fn run_isolated(args: &[String]) -> std::io::Result<u8> {
     groups::guard_run();
     let mut command = Command::new(std::env::current_exe()?);
+    crate::environment::apply(&mut command);
     command
         .args(args)
         .process_group(0)

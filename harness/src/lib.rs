@@ -5,6 +5,7 @@ pub mod bench;
 pub mod bench_transfer;
 pub mod catalogue;
 pub mod driver;
+pub mod environment;
 pub mod expectations;
 pub mod fuzz;
 pub mod fuzz_process;

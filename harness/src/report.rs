@@ -66,6 +66,7 @@ pub fn human(run: &Run, target: &str, fault: Option<&str>) -> String {
             overhead
         );
     }
+    let _ = writeln!(text, "{}", crate::environment::summary());
     let _ = writeln!(
         text,
         "\n{} clause runs against {target}{fault}: {} in {:.2} s",
@@ -161,6 +162,7 @@ struct JsonRun<'a> {
     counts: BTreeMap<&'static str, usize>,
     outcomes: &'a [Outcome],
     unattributed: &'a [String],
+    environment: crate::environment::Environment,
 }
 
 pub fn json(run: &Run, target: &str, fault: Option<&str>) -> String {
@@ -172,6 +174,7 @@ pub fn json(run: &Run, target: &str, fault: Option<&str>) -> String {
         counts: counts(&run.outcomes),
         outcomes: &run.outcomes,
         unattributed: &run.unattributed,
+        environment: crate::environment::policy(),
     })
     .expect("reports serialize")
 }

@@ -243,6 +243,7 @@ impl Launched {
 /// and removes what it left; `None` once the run is stopping.
 fn launch(subject: &dyn Subject, request: &Request) -> Result<Option<Launched>, RunError> {
     let mut command: Command = subject.clause_process().map_err(RunError::Spawn)?;
+    crate::environment::apply(&mut command);
     command
         .env(REQUEST_VAR, request.encode())
         .process_group(0)
