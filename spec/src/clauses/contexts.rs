@@ -78,8 +78,9 @@ static C01: Clause = Clause {
     notes: "Lib/multiprocessing/context.py DefaultContext.get_all_start_methods. 3.4–3.13 \
             on Linux: ['fork', 'spawn', 'forkserver'] (forkserver only where \
             reduction.HAVE_SEND_HANDLE), fork being the default; 3.14 puts the default \
-            first: ['forkserver', 'fork', 'spawn'] (gh-84559). 2.7 has no start methods \
-            and no get_all_start_methods: unsupported. The clause pins the set and the \
+            first: ['forkserver', 'fork', 'spawn'] (gh-84559), and keeps the built-in \
+            default first even after set_start_method('spawn') (context.py l.266-273). \
+            2.7 has no start methods and no get_all_start_methods: unsupported. The clause pins the set and the \
             default first, which both orders satisfy; a target without forkserver is \
             unsupported at best, with every other check made.",
     needs: &[],
@@ -286,13 +287,17 @@ static C04: Clause = Clause {
                 get_start_method() fixes the default, after which allow_none=True \
                 names it. Starting a spawn context's process fixes the parent's \
                 default too (CPython 3.13).",
-    notes: "Lib/multiprocessing/context.py DefaultContext.get_start_method: None when \
-            _actual_context is None and allow_none, else it fixes the default. 3.13's \
-            spawn.get_preparation_data records start_method=get_start_method(), which \
-            fixes the parent's default when a spawn context's process starts; 3.14 \
-            asks with allow_none=True and leaves it unset (gh-140814), so a 3.14 target \
-            fails that check. Same otherwise from 3.4 to 3.14. 2.7 has no \
-            get_start_method: unsupported.",
+    notes: "Lib/multiprocessing/context.py DefaultContext.get_start_method (3.13 \
+            l.253-258): None when _actual_context is None and allow_none, else it fixes \
+            the default. 3.6-3.13 spawn.get_preparation_data runs in the parent and \
+            records start_method=get_start_method() (3.13 spawn.py l.187), so starting a \
+            spawn or forkserver context's process fixes the parent's default to fork \
+            (gh-109263); popen_fork never asks, so a fork context's does not. The 3.14 \
+            line (the copy RustPython 0.6.0 carries) asks with allow_none=True and \
+            leaves it unset, so such a target fails that check. The issue that asked \
+            for this clause names gh-140814, which is about freeze_support() (3.13.4 \
+            made it fix the default, gh-135726; gh-140814 asks allow_none=True), not \
+            spawn. 2.7 has no get_start_method: unsupported.",
     needs: &[],
     methods: Methods::Unchosen,
     body: c04,

@@ -165,16 +165,18 @@ static P23: Clause = Clause {
     statement: "An exit handler a child registers runs when the child ends normally, \
                 under every start method; one the parent registered never runs in the \
                 child, even a forked one.",
-    notes: "CPython 3.13, Lib/multiprocessing/popen_fork.py Popen._launch: the fork \
-            child calls atexit._clear(), registers util._exit_function, runs \
-            _bootstrap, then atexit._run_exitfuncs() before os._exit (gh-83856). Up to \
-            3.12 the fork child ends in os._exit straight after _bootstrap, so its own \
-            handlers do not run (expected failures there, under fork) and the parent's \
-            are not run either. Under spawn the child is a fresh interpreter that \
-            leaves through sys.exit, so its handlers run and the parent's were never \
-            registered in it; a forkserver child is forked from the server, which \
-            cleared its handlers, and 3.13's forkserver runs the child's own as well. \
-            2.7: fork only, as 3.12.",
+    notes: "CPython 3.13, Lib/multiprocessing/popen_fork.py Popen._launch l.63-77: \
+            the fork child calls atexit._clear(), registers util._exit_function, runs \
+            _bootstrap, then atexit._run_exitfuncs() before os._exit (gh-83856); \
+            forkserver.py main does the same in each child it forks (l.275-285). Up to \
+            3.12 both end the child in os._exit straight after _bootstrap (3.12 \
+            popen_fork.py l.62-73, forkserver.py l.281), so the child's own handlers do \
+            not run under fork or forkserver (expected failures there); the parent's \
+            never ran in a fork child either. Under spawn the child is a fresh \
+            interpreter that leaves through sys.exit (spawn.py spawn_main l.123), so its \
+            handlers run and the parent's were never registered in it. 2.7 \
+            (forking.py l.121-129, os._exit) is as 3.12 under fork. The 3.14 line is as \
+            3.13.",
     needs: &[],
     methods: Methods::Each,
     body: p23,
@@ -225,7 +227,9 @@ static P24: Clause = Clause {
     notes: "Lib/multiprocessing/popen_fork.py Popen.__init__ calls \
             util._flush_std_streams() before _launch forks; the child's _bootstrap \
             flushes again in its finally, which is where a copied buffer would be \
-            printed a second time. os.fork() itself flushes nothing (seed 003). The \
+            printed a second time (3.13 popen_fork.py l.17, util.py l.425, process.py \
+            l.331; 2.7 forking.py l.117-118). os.fork() itself flushes nothing (seed \
+            003): a bare fork child that exits normally prints the text again. The \
             clause's parent is a child of the clause with its standard output \
             captured, and the harness runs every target with buffered streams \
             (PYTHONUNBUFFERED cleared), without which the check could not fail. Same \
