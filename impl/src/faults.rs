@@ -179,6 +179,10 @@ faults! {
         "the default start method is fixed when the module is loaded, so get_start_method(allow_none=True) never gives None",
     NoFlushBeforeFork = "no-flush-before-fork":
         "start() forks without flushing standard output, so a fork child prints the parent's buffered text again",
+    SpawnOwnMarker = "spawn-own-marker":
+        "a spawned child is marked with a marker of the port's own (billiard's --billiard-fork), which spawn.is_forking() and freeze_support() do not recognise",
+    StartMethodsDefaultLast = "start-methods-default-last":
+        "get_all_start_methods() lists the methods in a fixed order that does not begin with the default",
     ParentAtexitInForkChild = "parent-atexit-in-fork-child":
         "a fork child keeps the exit handlers it inherited, so the parent's handlers run in it (popen_fork without atexit._clear)",
 }

@@ -7,6 +7,7 @@
 //! plain Rust after fork, and the only threads it starts are queue feeders,
 //! whose state a child forgets rather than uses.
 
+mod arena;
 mod channels;
 mod child;
 mod connection;
@@ -83,6 +84,7 @@ pub struct RefImpl {
 
 impl RefImpl {
     pub fn new(faults: FaultSet) -> Result<RefImpl, PyError> {
+        arena::open()?;
         let reports = ReportChannel::new()?;
         let mut imp = RefImpl::with_channel(faults, reports);
         if imp.fault(Fault::DefaultFixedTooEarly) {
@@ -191,9 +193,13 @@ impl Implementation for RefImpl {
             UseStartMethod { method } => self.use_start_method(method),
             SetStartMethod { method, force } => self.set_start_method(method.as_deref(), *force),
             GetStartMethod { allow_none } => Ok(self.get_start_method(*allow_none)),
-            GetAllStartMethods => Ok(Value::List(
-                self.start_methods().into_iter().map(Value::Str).collect(),
-            )),
+            GetAllStartMethods => {
+                let mut methods = self.start_methods();
+                if self.fault(Fault::StartMethodsDefaultLast) {
+                    methods.reverse();
+                }
+                Ok(Value::List(methods.into_iter().map(Value::Str).collect()))
+            }
             ContextStartMethod { method } => self.context_start_method(method.as_deref()),
             SetMainGlobal { name, value } => {
                 self.main_globals.insert(name.clone(), value.clone());
@@ -282,6 +288,7 @@ impl Drop for RefImpl {
         if self.current.parent.is_none() {
             self.run_atexit();
             self.exit_function();
+            arena::close();
         }
     }
 }

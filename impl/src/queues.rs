@@ -779,3 +779,74 @@ fn feed(buffer: Receiver<Buffered>, ends: &Ends, shared: &SharedState, faults: F
         }
     }
 }
+
+/// A queue as a spawned child is handed it: its kind and bound, its pipe's
+/// descriptors (numbers valid in the child, which inherits them across
+/// exec) and where its semaphores and ring are in the arena. The feeder and
+/// its buffer stay with the parent, as a fork child forgets them.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(crate) struct QueueHandOver {
+    kind: QueueKind,
+    maxsize: i64,
+    reader: i32,
+    writer: i32,
+    ring: Option<usize>,
+    slots: usize,
+    read_lock: usize,
+    write_lock: usize,
+    unfinished: Option<usize>,
+}
+
+impl QueueObject {
+    /// What a spawned child needs of this queue; its open pipe ends are
+    /// added to `fds`.
+    pub(crate) fn handover(&self, fds: &mut Vec<i32>) -> QueueHandOver {
+        let mut end = |fd: i32| {
+            if fd >= 0 {
+                fds.push(fd);
+            }
+            fd
+        };
+        let shared = &self.shared;
+        QueueHandOver {
+            kind: self.kind,
+            maxsize: self.maxsize,
+            reader: end(self.ends.reader.load(Ordering::Acquire)),
+            writer: end(self.ends.writer.load(Ordering::Acquire)),
+            ring: shared.ring.as_ref().map(Ring::offset),
+            slots: shared.slots.offset(),
+            read_lock: shared.read_lock.offset(),
+            write_lock: shared.write_lock.offset(),
+            unfinished: shared.unfinished.as_ref().map(SharedSem::offset),
+        }
+    }
+
+    /// The child's queue over what the parent handed over; `owned` takes
+    /// each pipe end.
+    pub(crate) fn from_handover(
+        h: QueueHandOver,
+        owned: impl Fn(i32) -> OwnedFd,
+    ) -> Result<QueueObject, PyError> {
+        let end = |fd: i32| if fd >= 0 { owned(fd).into_raw_fd() } else { -1 };
+        let shared = SharedState {
+            ring: h.ring.map(Ring::at).transpose()?,
+            slots: SharedSem::at(h.slots)?,
+            read_lock: SharedSem::at(h.read_lock)?,
+            write_lock: SharedSem::at(h.write_lock)?,
+            unfinished: h.unfinished.map(SharedSem::at).transpose()?,
+        };
+        Ok(QueueObject {
+            kind: h.kind,
+            maxsize: h.maxsize,
+            ends: Arc::new(Ends {
+                reader: AtomicI32::new(end(h.reader)),
+                writer: AtomicI32::new(end(h.writer)),
+            }),
+            shared: Arc::new(shared),
+            feeder: None,
+            closed: false,
+            join_cancelled: false,
+            local: VecDeque::new(),
+        })
+    }
+}

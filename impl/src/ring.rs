@@ -13,7 +13,6 @@
 
 use crate::futex::Changes;
 use mpconform_spec::PyError;
-use nix::sys::mman::munmap;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -40,6 +39,8 @@ struct Header {
 pub struct Ring {
     header: NonNull<Header>,
     data: NonNull<u8>,
+    /// Where the ring is in the arena (arena.rs), for a spawned child.
+    offset: usize,
 }
 
 // SAFETY: the counters are atomics; each byte of the data area is touched
@@ -58,13 +59,28 @@ fn size() -> usize {
 
 impl Ring {
     pub fn new() -> Result<Ring, PyError> {
-        let memory = crate::shared::map_shared(size())?;
         // Zeroed memory is a valid header: every field is an atomic at 0.
+        let (_, offset) = crate::arena::take(size())?;
+        Ring::at(offset)
+    }
+
+    /// The ring at `offset` of the arena (made here or handed over).
+    pub fn at(offset: usize) -> Result<Ring, PyError> {
+        let memory = crate::arena::address(offset)?;
         let header = memory.cast::<Header>();
-        // SAFETY: the data area follows the header, inside the mapping.
+        // SAFETY: the data area follows the header, inside the region.
         let data =
             unsafe { NonNull::new_unchecked(memory.cast::<u8>().as_ptr().add(header_size())) };
-        Ok(Ring { header, data })
+        Ok(Ring {
+            header,
+            data,
+            offset,
+        })
+    }
+
+    /// Where it is in the arena.
+    pub fn offset(&self) -> usize {
+        self.offset
     }
 
     fn h(&self) -> &Header {
@@ -173,13 +189,5 @@ impl Ring {
                 .changes
                 .sleep_unless(seen, || self.used() > 0, deadline);
         }
-    }
-}
-
-impl Drop for Ring {
-    fn drop(&mut self) {
-        // Only this process's mapping goes.
-        // SAFETY: mapped by new(), not used after this.
-        let _ = unsafe { munmap(self.header.cast(), size()) };
     }
 }

@@ -1,34 +1,15 @@
 //! A counting semaphore that every process forked after its creation shares:
-//! an atomic count in an anonymous shared mapping, and a futex to sleep on.
+//! an atomic count in the shared arena (arena.rs), and a futex to sleep on.
 //! It stands in for the `SemLock`s of CPython's queues (the slot count, the
 //! read and write locks, the count of unfinished tasks). Taking and giving
 //! without a wait is one atomic operation; a waiter killed while it sleeps
 //! leaves nothing behind.
 
 use crate::futex::Changes;
-use crate::sys::os_error;
 use mpconform_spec::{ErrorKind, PyError};
-use nix::sys::mman::{mmap_anonymous, munmap, MapFlags, ProtFlags};
-use std::ffi::c_void;
-use std::num::NonZeroUsize;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
-
-/// A fresh, zeroed mapping of `len` bytes that children forked later share.
-pub(crate) fn map_shared(len: usize) -> Result<NonNull<c_void>, PyError> {
-    let len = NonZeroUsize::new(len).expect("a non-empty mapping");
-    // SAFETY: a new anonymous mapping, aliasing nothing.
-    unsafe {
-        mmap_anonymous(
-            None,
-            len,
-            ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
-            MapFlags::MAP_SHARED,
-        )
-    }
-    .map_err(os_error)
-}
 
 #[repr(C)]
 struct Region {
@@ -44,6 +25,8 @@ struct Region {
 /// A semaphore with a count in `0..=max`, shared across fork.
 pub struct SharedSem {
     region: NonNull<Region>,
+    /// Where the region is in the arena (arena.rs), for a spawned child.
+    offset: usize,
 }
 
 // SAFETY: the region holds atomics only (and `max`, written before sharing).
@@ -52,7 +35,8 @@ unsafe impl Sync for SharedSem {}
 
 impl SharedSem {
     pub fn new(value: i64, max: i64) -> Result<SharedSem, PyError> {
-        let region = map_shared(std::mem::size_of::<Region>())?.cast::<Region>();
+        let (region, offset) = crate::arena::take(std::mem::size_of::<Region>())?;
+        let region = region.cast::<Region>();
         // SAFETY: the mapping is ours and large enough.
         unsafe {
             region.as_ptr().write(Region {
@@ -62,7 +46,18 @@ impl SharedSem {
                 zeros: AtomicU32::new(0),
             })
         };
-        Ok(SharedSem { region })
+        Ok(SharedSem { region, offset })
+    }
+
+    /// The semaphore at `offset` of the arena a parent handed over.
+    pub fn at(offset: usize) -> Result<SharedSem, PyError> {
+        let region = crate::arena::address(offset)?.cast::<Region>();
+        Ok(SharedSem { region, offset })
+    }
+
+    /// Where it is in the arena.
+    pub fn offset(&self) -> usize {
+        self.offset
     }
 
     fn r(&self) -> &Region {
@@ -187,13 +182,5 @@ impl SharedSem {
                 return;
             }
         }
-    }
-}
-
-impl Drop for SharedSem {
-    fn drop(&mut self) {
-        // Only this process's mapping goes; others keep theirs.
-        // SAFETY: the mapping was made by new() and is not used after this.
-        let _ = unsafe { munmap(self.region.cast(), std::mem::size_of::<Region>()) };
     }
 }

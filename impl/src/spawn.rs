@@ -15,9 +15,10 @@ use crate::child::Captures;
 use crate::connection::Connection;
 use crate::faults::{Fault, FaultSet};
 use crate::process::{Popen, ProcessObject};
+use crate::queues::{QueueHandOver, QueueObject};
 use crate::sys::{self, os_error, write_all};
 use crate::{CurrentProcess, RefImpl};
-use mpconform_spec::{CallError, Handle, Program, Value};
+use mpconform_spec::{CallError, Handle, Program, PyError, Value};
 use nix::unistd::ForkResult;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -27,6 +28,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The argument that marks a spawned child (`spawn.is_forking`).
 pub const MARKER: &str = "--multiprocessing-fork";
+/// The marker under the fault that gives spawned children one of their own.
+const OWN_MARKER: &str = "--mpconform-ref-fork";
 const PIPE_HANDLE: &str = "pipe_handle=";
 
 static INITIALISED: AtomicBool = AtomicBool::new(false);
@@ -35,7 +38,10 @@ static INITIALISED: AtomicBool = AtomicBool::new(false);
 /// returns; anywhere else it makes spawn available.
 pub fn init() {
     let mut args = std::env::args_os().skip(1);
-    if args.next().as_deref() == Some(OsStr::new(MARKER)) {
+    let first = args.next();
+    if first.as_deref() == Some(OsStr::new(MARKER))
+        || first.as_deref() == Some(OsStr::new(OWN_MARKER))
+    {
         let handle = args.find_map(|a| {
             a.to_str()
                 .and_then(|a| a.strip_prefix(PIPE_HANDLE))
@@ -91,6 +97,9 @@ struct HandOver {
     fds: Vec<(Handle, RawFd)>,
     connections: Vec<(Handle, Option<RawFd>, bool, bool)>,
     processes: Vec<(Handle, ObjectHandOver)>,
+    /// The shared arena (arena.rs) the queues' regions are in.
+    arena: RawFd,
+    queues: Vec<(Handle, QueueHandOver)>,
     modules: Vec<String>,
 }
 
@@ -103,11 +112,6 @@ impl RefImpl {
         h: Handle,
         captures: Captures,
     ) -> Result<Popen, CallError> {
-        if !self.queues.is_empty() {
-            return Err(CallError::Unsupported(
-                "the reference's spawn does not hand queues over".into(),
-            ));
-        }
         let (sentinel, child_end) = sys::pipe()?;
         let (from_parent, to_child) = sys::pipe()?;
         let (handover, inherited) = self.handover(h, &child_end, &captures)?;
@@ -119,7 +123,12 @@ impl RefImpl {
             .unwrap_or_else(|| "mpconform".into());
         let argv = [
             CString::new(argv0).map_err(|e| CallError::Broken(e.to_string()))?,
-            CString::new(MARKER).expect("no NUL"),
+            CString::new(if self.fault(Fault::SpawnOwnMarker) {
+                OWN_MARKER
+            } else {
+                MARKER
+            })
+            .expect("no NUL"),
             CString::new(format!("{PIPE_HANDLE}{}", from_parent.as_raw_fd())).expect("no NUL"),
         ];
         let mut keep = inherited;
@@ -225,6 +234,13 @@ impl RefImpl {
                 )
             })
             .collect();
+        let arena = crate::arena::descriptor()?;
+        fds.push(arena);
+        let queues = self
+            .queues
+            .iter()
+            .map(|(h, q)| (*h, q.handover(&mut fds)))
+            .collect();
         let main_globals = if self.fault(Fault::SpawnInheritsState) {
             self.main_globals.clone()
         } else {
@@ -249,6 +265,8 @@ impl RefImpl {
             fds: plain,
             connections,
             processes,
+            arena,
+            queues,
             modules: self.modules.iter().cloned().collect(),
         };
         Ok((handover, fds))
@@ -262,7 +280,16 @@ fn spawn_main(handle: Option<RawFd>) -> ! {
         .and_then(read_handover);
     match result {
         Ok(handover) => {
-            let (mut child, program, captures) = child_from(handover);
+            let (mut child, program, captures) = match child_from(handover) {
+                Ok(made) => made,
+                Err(why) => {
+                    let _ = write_all(
+                        std::io::stderr(),
+                        format!("mpconform-ref spawned child: {why}\n").as_bytes(),
+                    );
+                    sys::exit_now(1)
+                }
+            };
             captures.install();
             child.run_child(program)
         }
@@ -299,7 +326,8 @@ fn owned(fd: RawFd) -> OwnedFd {
 }
 
 /// The reference as the spawned child starts it, its program and captures.
-fn child_from(h: HandOver) -> (RefImpl, Program, Captures) {
+fn child_from(h: HandOver) -> Result<(RefImpl, Program, Captures), PyError> {
+    crate::arena::adopt(h.arena)?;
     let faults = FaultSet::with(h.faults.iter().filter_map(|n| Fault::from_name(n)));
     // The sentinel's write end stays open for the child's whole life.
     std::mem::forget(owned(h.sentinel));
@@ -371,5 +399,10 @@ fn child_from(h: HandOver) -> (RefImpl, Program, Captures) {
         })
         .collect();
     child.modules = h.modules.into_iter().collect();
-    (child, h.program, captures)
+    for (q, queue) in h.queues {
+        child
+            .queues
+            .insert(q, QueueObject::from_handover(queue, owned)?);
+    }
+    Ok((child, h.program, captures))
 }
