@@ -1,5 +1,7 @@
-//! The meta-test: every clause passes with no fault and fails under at least
-//! one fault switch, and every fault switch is caught by at least one clause.
+//! The meta-test: every clause passes with no fault (but for what the
+//! reference lacks, named below) and fails under at least one fault switch,
+//! and every fault switch is caught by at least one clause. An `unsupported`
+//! under a fault catches nothing: only a fail, timeout, crash or error does.
 
 mod common;
 use common::*;
@@ -11,6 +13,18 @@ use std::sync::Mutex;
 fn every_clause_can_fail_and_every_fault_is_caught() {
     let (status, clean) = run_json(&["--target", "ref"]);
     assert_eq!(status, 0, "the suite must pass with no fault: {clean:#}");
+    // The reference has no forkserver, so C01 can check all but that.
+    let lacking: BTreeSet<String> =
+        ["C01-start-methods-default-first[unchosen]".to_string()].into();
+    let not_passing: BTreeSet<String> = verdicts(&clean)
+        .into_iter()
+        .filter(|(_, v)| v != "pass")
+        .map(|(run, _)| run)
+        .collect();
+    assert_eq!(
+        not_passing, lacking,
+        "with no fault, every run but these passes"
+    );
 
     let faults = fault_names();
     assert!(!faults.is_empty());
@@ -34,13 +48,13 @@ fn every_clause_can_fail_and_every_fault_is_caught() {
                     ]);
                     let failed: BTreeSet<String> = verdicts(&report)
                         .into_iter()
-                        .filter(|(_, v)| v != "pass")
+                        .filter(|(_, v)| v != "pass" && v != "unsupported")
                         .map(|(clause, _)| clause)
                         .collect();
                     assert_eq!(
                         status == 0,
                         failed.is_empty(),
-                        "exit status agrees with verdicts"
+                        "exit status agrees with verdicts under {fault}"
                     );
                     failing.lock().unwrap().insert(fault.clone(), failed);
                 }

@@ -1168,7 +1168,9 @@ class Driver(object):
         except Exception as e:
             return {'broken': 'unreadable request: %s' % _message(e)}
         if method is None:
-            return {'broken': 'unknown call %r' % (req['call'],)}
+            # A call of a later wire form: this driver lacks it, which is
+            # the target's verdict to give as unsupported, not a breakage.
+            return {'unsupported': 'the driver does not know the call %r' % (req['call'],)}
         try:
             return {'ok': method(req)}
         except Unsupported as e:

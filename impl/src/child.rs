@@ -47,6 +47,9 @@ impl RefImpl {
         }
         self.bare_children.clear();
         self.fork_return = None;
+        if self.faults.has(Fault::ForkChildFreshMain) {
+            self.main_globals.clear();
+        }
         self.reset_queues_after_fork();
         self.run_child(program)
     }

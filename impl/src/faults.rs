@@ -179,6 +179,8 @@ faults! {
         "the default start method is fixed when the module is loaded, so get_start_method(allow_none=True) never gives None",
     NoFlushBeforeFork = "no-flush-before-fork":
         "start() forks without flushing standard output, so a fork child prints the parent's buffered text again",
+    ForkChildFreshMain = "fork-child-fresh-main":
+        "a fork child starts from fresh main-module state, as a spawned one does, so it loses what the parent bound under __main__",
     SpawnOwnMarker = "spawn-own-marker":
         "a spawned child is marked with a marker of the port's own (billiard's --billiard-fork), which spawn.is_forking() and freeze_support() do not recognise",
     StartMethodsDefaultLast = "start-methods-default-last":

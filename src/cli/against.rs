@@ -30,6 +30,9 @@ pub struct Against {
     pub timeout: f64,
 }
 
+/// The reference's expectations file, from the repository's root.
+pub const REF_EXPECTATIONS: &str = "expectations/ref.toml";
+
 impl Against {
     /// The target (with its fault) and the time limit; every name checked.
     pub fn resolve(&self) -> Result<(Target, Duration), CliError> {
@@ -82,9 +85,16 @@ impl Against {
     }
 
     /// The expectations file of a target given by name, if it was.
+    /// What the reference lacks; `ref` and `loopback:ref` are weighed against it.
     pub fn named_expectations(&self) -> Result<Option<std::path::PathBuf>, CliError> {
-        if self.module.is_some() || Target::parse(&self.target, None).is_ok() {
+        if self.module.is_some() {
             return Ok(None);
+        }
+        if let Ok(target) = Target::parse(&self.target, None) {
+            // The reference's own file: what it lacks (no forkserver).
+            let own = std::path::Path::new(REF_EXPECTATIONS);
+            let is_ref = matches!(target, Target::Ref(_) | Target::LoopbackRef(_));
+            return Ok((is_ref && own.exists()).then(|| own.to_path_buf()));
         }
         let catalogue = Catalogue::load(self.targets_file.as_deref())?;
         Ok(Some(catalogue.find(&self.target)?.expectations.clone()))
