@@ -85,10 +85,13 @@ pub fn script(
         .find(|o| o.verdict() != Verdict::Pass)
         .or(outcomes.first())
         .ok_or(ReproError::NothingRan)?;
-    // The reference has fork alone: its run is the comparison, whatever method.
+    // The reference's run under the same method is the comparison; under
+    // one it lacks (forkserver), its first run.
     let reference = run_on(&Target::Ref(None), &[])?;
     let reference_calls: Vec<(&Call, &Result<Value, CallError>)> = reference
-        .first()
+        .iter()
+        .find(|o| o.method == chosen.method)
+        .or(reference.first())
         .map(|o| calls_of(&o.transcript))
         .unwrap_or_default();
 
