@@ -26,8 +26,9 @@ fn list_json_covers_every_process_and_os_behaviour() {
                 .map(|b| b.as_str().unwrap().to_string())
         })
         .collect();
-    let wanted = (1..=20)
+    let wanted = (1..=24)
         .map(|n| format!("P{n:02}"))
+        .chain((1..=5).map(|n| format!("C{n:02}")))
         .chain((1..=10).map(|n| format!("O{n:02}")));
     for id in wanted {
         assert!(covered.contains(&id), "no clause covers {id}");
@@ -35,7 +36,7 @@ fn list_json_covers_every_process_and_os_behaviour() {
     for clause in list.as_array().unwrap() {
         let methods = &clause["methods"];
         assert!(
-            methods == "each" || methods == "once" || methods.is_array(),
+            methods == "each" || methods == "once" || methods == "unchosen" || methods.is_array(),
             "{clause:#}: methods"
         );
         for field in ["id", "statement", "notes"] {
@@ -73,7 +74,7 @@ fn list_json_covers_every_process_and_os_behaviour() {
 #[case(&["run", "--method", "sporn"], "error: unknown start method 'sporn': expected one of fork, spawn, forkserver, loky")]
 #[case(&["matrix", "--method", "sporn"], "error: unknown start method 'sporn': expected one of fork, spawn, forkserver, loky")]
 #[case(&["fuzz", "--method", "sporn"], "error: unknown start method 'sporn': expected one of fork, spawn, forkserver, loky")]
-#[case(&["run", "--target", "ref", "--method", "spawn"], "error: ref has no start method spawn (it has: fork)")]
+#[case(&["run", "--target", "ref", "--method", "forkserver"], "error: ref has no start method forkserver (it has: fork, spawn)")]
 #[case(&["matrix", "--target", "ref", "--html", "/nonexistent-dir/matrix.html"], "error: cannot write /nonexistent-dir/matrix.html: No such file or directory (os error 2)")]
 #[case(&["setup", "nosuch"], "error: unknown target 'nosuch' (the targets file targets.toml has: cpython-2.7, cpython-3.6, cpython-3.7, cpython-3.8, cpython-3.9, cpython-3.10, cpython-3.11, cpython-3.12, cpython-3.13, python3, pypy3, billiard, multiprocess, rustpython, loky)")]
 fn bad_input_gives_one_line_and_status_2(#[case] args: &[&str], #[case] line: &str) {
@@ -88,7 +89,14 @@ fn filters_select_by_clause_and_by_behaviour() {
     let (status, report) = run_json(&["--clause", "P01-start-once", "--behaviour", "O06"]);
     assert_eq!(status, 0);
     let ran: Vec<String> = verdicts(&report).into_keys().collect();
-    assert_eq!(ran, vec!["O06-echild[fork]", "P01-start-once[fork]"]);
+    assert_eq!(
+        ran,
+        vec![
+            "O06-echild[fork]",
+            "P01-start-once[fork]",
+            "P01-start-once[spawn]"
+        ]
+    );
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! The whole suite against the reference implementation, directly and through
-//! the loopback adapter: every clause passes, identically, and leaves nothing
-//! behind.
+//! the loopback adapter: every clause passes (but C01, for want of a
+//! forkserver), identically, and leaves nothing behind.
 
 mod common;
 use common::*;
@@ -9,9 +9,12 @@ use common::*;
 fn reference_passes_every_clause_and_leaves_nothing() {
     let (status, report) = run_json(&["--target", "ref"]);
     let outcomes = report["outcomes"].as_array().unwrap();
-    assert_eq!(outcomes.len(), clause_ids().len());
+    assert_eq!(outcomes.len(), runs_under(&["fork", "spawn"]));
     for o in outcomes {
-        assert_eq!(o["verdict"], "pass", "{o:#}");
+        // What the reference lacks (expectations/ref.toml): no forkserver.
+        let lacking = o["clause"] == "C01-start-methods-default-first";
+        let verdict = if lacking { "unsupported" } else { "pass" };
+        assert_eq!(o["verdict"], verdict, "{o:#}");
         assert_eq!(o["leftover_processes"], serde_json::json!([]), "{o:#}");
         assert_eq!(o["leaked_fds"], serde_json::json!([]), "{o:#}");
     }

@@ -208,6 +208,7 @@ fn run_job(job: &ClauseRun, subject: &dyn Subject, report: &std::fs::File) -> Ou
     let hang = job.limit / 2;
     let mut outcome = Outcome::new(job.clause.id, &job.method, Finding::Pass);
     let mut shm_seen = BTreeSet::new();
+    let mut completed = false;
     if let Err(e) = &tmp {
         outcome.finding = Finding::Error {
             reason: format!("cannot make the clause's temporary directory: {e}"),
@@ -256,6 +257,10 @@ fn run_job(job: &ClauseRun, subject: &dyn Subject, report: &std::fs::File) -> Ou
                     })
                 };
                 let result = chosen.and_then(|_| (job.clause.body)(&mut session));
+                // A body that ran to its end (an unsupported for skipped
+                // checks included) leaves the implementation fit to end as
+                // a program ends.
+                completed = result.is_ok();
                 let (transcript, skipped) = session.into_parts();
                 outcome.transcript = transcript;
                 outcome.finding = match result {
@@ -277,7 +282,7 @@ fn run_job(job: &ClauseRun, subject: &dyn Subject, report: &std::fs::File) -> Ou
                 };
             }
             shm_seen = residue::shm_in_use(&in_this_run());
-            if outcome.verdict() != Verdict::Pass {
+            if outcome.verdict() != Verdict::Pass && !completed {
                 // A clause that stopped early may leave children waiting at
                 // gates, and queues whose feeders wait for a reader that will
                 // never come: end the children, and skip the implementation's

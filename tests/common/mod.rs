@@ -81,6 +81,29 @@ pub fn clause_ids() -> Vec<String> {
         .collect()
 }
 
+/// How many clause runs a target with these start methods gets: a clause
+/// of each method once per method, one of some methods once per method it
+/// has of them, the others once.
+pub fn runs_under(methods: &[&str]) -> usize {
+    let output = mpconform()
+        .args(["list", "--format", "json"])
+        .output()
+        .unwrap();
+    let list: Value = serde_json::from_slice(&output.stdout).unwrap();
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|c| match &c["methods"] {
+            Value::String(kind) if kind == "each" => methods.len(),
+            Value::Array(only) => methods
+                .iter()
+                .filter(|m| only.iter().any(|o| o == **m))
+                .count(),
+            _ => 1,
+        })
+        .sum()
+}
+
 /// The targets file's targets, with why each is missing (if it is).
 pub fn targets() -> Vec<(String, Option<String>)> {
     let output = mpconform()
