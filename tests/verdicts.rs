@@ -19,6 +19,8 @@ fn a_hang_is_a_timeout_with_the_calls_made_so_far() {
         "join-ignores-timeout",
         "--clause",
         "P16-poll-running-child",
+        "--method",
+        "fork",
         "--timeout",
         "1",
     ]);
@@ -56,7 +58,14 @@ fn a_dying_implementation_is_a_crash() {
 
 #[test]
 fn an_unmet_violation_is_a_fail_with_expected_and_observed() {
-    let (status, report) = run_json(&["--fault", "names-count-from-zero", "--clause", "P19-names"]);
+    let (status, report) = run_json(&[
+        "--fault",
+        "names-count-from-zero",
+        "--clause",
+        "P19-names",
+        "--method",
+        "fork",
+    ]);
     let outcome = only_outcome(&report);
     assert_eq!(outcome["verdict"], "fail");
     assert_eq!(
