@@ -95,7 +95,17 @@ fn columns(
         expectations_file: None,
         missing: None,
     };
-    let mut columns = vec![bare("ref", Target::Ref(None))];
+    let own = std::path::Path::new(crate::cli::against::REF_EXPECTATIONS);
+    let reference = if own.exists() {
+        Column {
+            expectations: Expectations::load(own, &known)?,
+            expectations_file: Some(own.display().to_string()),
+            ..bare("ref", Target::Ref(None))
+        }
+    } else {
+        bare("ref", Target::Ref(None))
+    };
+    let mut columns = vec![reference];
     let mut named: Vec<&Named> = Vec::new();
     for set in sets {
         named.extend(catalogue.set(set)?);
