@@ -63,6 +63,18 @@ fn refused(s: &mut Session, why: &str, method: &str) -> Result<(), Stop> {
     )
 }
 
+/// `get_context(m).get_start_method()` must be `m`.
+fn context_names_itself(s: &mut Session, m: &str) -> Result<(), Stop> {
+    let check = format!("get_context({m:?}).get_start_method()");
+    let v = s.ok(
+        &check,
+        Call::ContextStartMethod {
+            method: Some(m.to_string()),
+        },
+    )?;
+    expect_eq(&check, &Value::Str(m.to_string()), &v)
+}
+
 fn reset(s: &mut Session) -> Result<(), Stop> {
     let call = set_method(None, true);
     s.ok("set_start_method(None, force=True)", call).map(drop)
@@ -108,17 +120,7 @@ fn c01(s: &mut Session) -> Result<(), Stop> {
         )?;
     }
     for m in &all {
-        let v = s.ok(
-            &format!("get_context({m:?}).get_start_method()"),
-            Call::ContextStartMethod {
-                method: Some(m.clone()),
-            },
-        )?;
-        expect_eq(
-            &format!("get_context({m:?}).get_start_method()"),
-            &Value::Str(m.clone()),
-            &v,
-        )?;
+        context_names_itself(s, m)?;
     }
     let default = start_method(s, false)?;
     expect_eq(
@@ -391,17 +393,7 @@ fn c05(s: &mut Session) -> Result<(), Stop> {
     let mine = command_line(me);
     s.observe(format!("/proc/{me}/cmdline"), &mine);
     for m in all_methods(s)? {
-        let v = s.ok(
-            &format!("get_context({m:?}).get_start_method()"),
-            Call::ContextStartMethod {
-                method: Some(m.clone()),
-            },
-        )?;
-        expect_eq(
-            &format!("get_context({m:?}).get_start_method()"),
-            &Value::Str(m.clone()),
-            &v,
-        )?;
+        context_names_itself(s, &m)?;
         let (pid, held) = start_held(s, Some(&m))?;
         let child = command_line(pid);
         let ppid = stat(pid).map(|st| st.ppid as i64);
