@@ -193,20 +193,30 @@ impl RefImpl {
                 drop(sentinel);
                 self.become_child(h, child_end, captures)
             }
-            ForkResult::Parent { child } => {
-                if self.fault(Fault::SentinelWriteEndLeaked) {
-                    self.leaked.push(child_end);
-                } else {
-                    drop(child_end);
-                }
-                Ok(Popen {
-                    pid: child.as_raw(),
-                    sentinel,
-                    returncode: None,
-                    stderr: captures.stderr,
-                    stdout: captures.stdout,
-                })
-            }
+            ForkResult::Parent { child } => Ok(self.started(child, sentinel, child_end, captures)),
+        }
+    }
+
+    /// The parent's side once `child` runs: it drops its copy of the
+    /// sentinel's write end (but under a fault) and keeps the rest.
+    pub(crate) fn started(
+        &mut self,
+        child: Pid,
+        sentinel: OwnedFd,
+        child_end: OwnedFd,
+        captures: Captures,
+    ) -> Popen {
+        if self.fault(Fault::SentinelWriteEndLeaked) {
+            self.leaked.push(child_end);
+        } else {
+            drop(child_end);
+        }
+        Popen {
+            pid: child.as_raw(),
+            sentinel,
+            returncode: None,
+            stderr: captures.stderr,
+            stdout: captures.stdout,
         }
     }
 

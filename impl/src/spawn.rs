@@ -147,22 +147,12 @@ impl RefImpl {
             }
             ForkResult::Parent { child } => {
                 drop(from_parent);
-                if self.fault(Fault::SentinelWriteEndLeaked) {
-                    self.leaked.push(child_end);
-                } else {
-                    drop(child_end);
-                }
+                let popen = self.started(child, sentinel, child_end, captures);
                 // A child that died before reading leaves EPIPE here; its
                 // exit status tells the rest.
                 let _ = write_all(&to_child, &data);
                 drop(to_child);
-                Ok(Popen {
-                    pid: child.as_raw(),
-                    sentinel,
-                    returncode: None,
-                    stderr: captures.stderr,
-                    stdout: captures.stdout,
-                })
+                Ok(popen)
             }
         }
     }
