@@ -69,28 +69,29 @@ pub fn fault_names() -> Vec<String> {
 
 /// Every clause id, from `mpconform list --format json`.
 pub fn clause_ids() -> Vec<String> {
-    let output = mpconform()
-        .args(["list", "--format", "json"])
-        .output()
-        .unwrap();
-    let list: Value = serde_json::from_slice(&output.stdout).unwrap();
-    list.as_array()
+    listed()
+        .as_array()
         .unwrap()
         .iter()
         .map(|c| c["id"].as_str().unwrap().to_string())
         .collect()
 }
 
-/// How many clause runs a target with these start methods gets: a clause
-/// of each method once per method, one of some methods once per method it
-/// has of them, the others once.
-pub fn runs_under(methods: &[&str]) -> usize {
+/// `mpconform list --format json`.
+fn listed() -> Value {
     let output = mpconform()
         .args(["list", "--format", "json"])
         .output()
         .unwrap();
-    let list: Value = serde_json::from_slice(&output.stdout).unwrap();
-    list.as_array()
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// How many clause runs a target with these start methods gets: a clause
+/// of each method once per method, one of some methods once per method it
+/// has of them, the others once.
+pub fn runs_under(methods: &[&str]) -> usize {
+    listed()
+        .as_array()
         .unwrap()
         .iter()
         .map(|c| match &c["methods"] {
