@@ -480,10 +480,21 @@ def wait_gate(path):
 _FRAME_DATA = 3500
 
 
+def _thread_ident():
+    try:
+        from threading import get_ident
+    except ImportError:  # 2.7
+        from thread import get_ident
+    return get_ident()
+
+
 def _frames(pid, line):
+    # The sender is PID.THREAD: two threads of one process (a thread step)
+    # may each be halfway through a report of several frames.
     chunks = [line[i:i + _FRAME_DATA] for i in range(0, len(line), _FRAME_DATA)] or [b'']
     last = len(chunks) - 1
-    return [('%d %d ' % (pid, int(i < last))).encode('ascii') + c + b'\n'
+    sender = '%d.%d' % (pid, _thread_ident())
+    return [('%s %d ' % (sender, int(i < last))).encode('ascii') + c + b'\n'
             for i, c in enumerate(chunks)]
 
 
@@ -516,14 +527,34 @@ def _atexit_report(env, label):
 
 _HANDLE_KEYS = frozenset(['gate', 'queue', 'conn', 'process', 'fd', 'from', 'object'])
 
+# A SyncOp's handle fields (wire/src/sync.rs). `value` is one only there (in
+# a Value it is data); a `manager` never reaches a child, only its proxies.
+_SYNC_OPS = frozenset([
+    'lock_new', 'acquire', 'release', 'event_new', 'event_set', 'event_clear',
+    'event_is_set', 'event_wait', 'value_new', 'value_get', 'value_set',
+    'value_add', 'array_new', 'array_get', 'array_set', 'manager_new',
+    'manager_address', 'manager_shutdown', 'proxy_new', 'proxy_append',
+    'proxy_set_item', 'proxy_get_item', 'proxy_contents'])
+_SYNC_HANDLE_KEYS = frozenset(['lock', 'event', 'value', 'array', 'proxy'])
+
+
+def _is_handle(v):
+    return isinstance(v, int_types) and not isinstance(v, bool)
+
 
 def _collect(node, out):
     if isinstance(node, dict):
         if node.get('item') == 'itself' and isinstance(node.get('arg'), int_types):
             out.add(node['arg'])
+        op = node.get('op')
+        sync = isinstance(op, (text_type, binary_type)) and op in _SYNC_OPS
         for k, v in node.items():
-            if k in _HANDLE_KEYS and isinstance(v, int_types) and not isinstance(v, bool):
+            if k in _HANDLE_KEYS and _is_handle(v):
                 out.add(v)
+            elif sync and k in _SYNC_HANDLE_KEYS and _is_handle(v):
+                out.add(v)
+            elif sync and k == 'manager':
+                pass
             else:
                 _collect(v, out)
     elif isinstance(node, list):
@@ -643,7 +674,15 @@ class Ctx(object):
         return entry
 
     def obj(self, h):
+        entry = self.table.get(h)
+        if entry is not None and entry[0] == 'proxy':
+            return entry[1]
         return self.entry(h, 'obj')[1]
+
+    def proxy(self, h):
+        """A manager's proxy and its kind ('list' or 'dict')."""
+        entry = self.entry(h, 'proxy')
+        return entry[1], entry[2]
 
     def fd(self, h):
         return self.entry(h, 'fd')[1]
@@ -773,6 +812,28 @@ def run_step(ctx, step):
             except Exception as e:
                 value = error_value(e)
             ctx.report(label, value)
+    elif kind == 'sync':
+        label = step.get('label')
+        if label is None:
+            do_sync(ctx, step['op'])
+        else:
+            try:
+                value = do_sync(ctx, step['op'])
+            except Exception as e:
+                value = error_value(e)
+            ctx.report(label, value)
+    elif kind == 'thread':
+        # Started and left: whether the process waits for it at its end is
+        # the exit path's to decide (the interpreter's, multiprocessing's).
+        import threading
+        daemon = bool(step['daemon'])
+        args = (ctx, step.get('steps') or [])
+        if PY2:
+            t = threading.Thread(target=run_steps, args=args)
+            t.daemon = daemon
+        else:
+            t = threading.Thread(target=run_steps, args=args, daemon=daemon)
+        t.start()
     elif kind == 'drain':
         source = ctx.obj(step['from'])
         stop = from_value(step['stop'])
@@ -935,6 +996,15 @@ def _run_bare_child(ctx, program):
             traceback.print_exc()
         except BaseException:
             pass
+    # As the interpreter's own end does (Py_FinalizeEx, 2.7's Py_Finalize):
+    # first the non-daemonic threads are awaited, then the exit handlers run.
+    threading = sys.modules.get('threading')
+    shutdown = getattr(threading, '_shutdown', None)
+    if shutdown is not None:
+        try:
+            shutdown()
+        except BaseException:
+            pass
     try:
         _atexit_run()
     except BaseException:
@@ -1060,6 +1130,133 @@ def do_ipc(ctx, op):
 
 
 # ---------------------------------------------------------------------------
+# Locks, events, shared values, managers (wire/src/sync.rs)
+
+
+def _factory(ctx, name):
+    """The API's own factory of that name, or unsupported."""
+    f = getattr(ctx.module, name, None)
+    if f is None:
+        raise Unsupported('the %s has no %s'
+                          % ('module' if ctx.api_context is None else 'context', name))
+    return f
+
+
+def _int_list(values):
+    return [int(x) for x in values]
+
+
+def _manager(ctx, h):
+    entry = ctx.table.get(h)
+    if entry is None and not ctx.in_driver():
+        raise Broken('no manager %s in this process (a Manager does not reach '
+                     'children, only its proxies do)' % h)
+    return ctx.obj(h)
+
+
+def do_sync(ctx, op):
+    """One SyncOp; returns its Value."""
+    name = op['op']
+    none = {'type': 'none'}
+    if name == 'lock_new':
+        kind = op['kind']
+        if kind == 'lock':
+            lock = _factory(ctx, 'Lock')()
+        elif kind == 'rlock':
+            lock = _factory(ctx, 'RLock')()
+        else:
+            raise Broken('unknown lock kind %r' % (kind,))
+        return handle_value(ctx.register(lock))
+    if name == 'acquire':
+        got = ctx.obj(op['lock']).acquire(**_keywords(op, ('block', 'timeout')))
+        return to_value(got, ctx)
+    if name == 'release':
+        return to_value(ctx.obj(op['lock']).release(), ctx)
+
+    if name == 'event_new':
+        return handle_value(ctx.register(_factory(ctx, 'Event')()))
+    if name == 'event_set':
+        return to_value(ctx.obj(op['event']).set(), ctx)
+    if name == 'event_clear':
+        return to_value(ctx.obj(op['event']).clear(), ctx)
+    if name == 'event_is_set':
+        return to_value(ctx.obj(op['event']).is_set(), ctx)
+    if name == 'event_wait':
+        event = ctx.obj(op['event'])
+        if op.get('timeout') is None:
+            return to_value(event.wait(), ctx)
+        return to_value(event.wait(op['timeout']), ctx)
+
+    if name == 'value_new':
+        v = _factory(ctx, 'Value')(_native(op['typecode']), op['init'])
+        return handle_value(ctx.register(v))
+    if name == 'value_get':
+        return to_value(ctx.obj(op['value']).value, ctx)
+    if name == 'value_set':
+        ctx.obj(op['value']).value = op['to']
+        return none
+    if name == 'value_add':
+        v = ctx.obj(op['value'])
+        delta = op['delta']
+        if op.get('lock') is None:
+            for _ in range(op['times']):
+                v.value = v.value + delta
+        else:
+            lock = ctx.obj(op['lock'])
+            for _ in range(op['times']):
+                with lock:
+                    v.value = v.value + delta
+        return none
+    if name == 'array_new':
+        a = _factory(ctx, 'Array')(_native(op['typecode']), _int_list(op['init']))
+        return handle_value(ctx.register(a))
+    if name == 'array_get':
+        return to_value(list(ctx.obj(op['array'])[:]), ctx)
+    if name == 'array_set':
+        ctx.obj(op['array'])[op['index']] = op['to']
+        return none
+
+    if name == 'manager_new':
+        # Started by the factory; shut down by its own finalizer at the
+        # driver's exit unless the clause does it first.
+        return handle_value(ctx.register(_factory(ctx, 'Manager')()))
+    if name == 'manager_address':
+        address = _manager(ctx, op['manager']).address
+        if isinstance(address, (text_type, binary_type)):
+            return text_value(address)
+        if isinstance(address, tuple):
+            return to_value([_as_text(x) for x in address], ctx)
+        return to_value(address, ctx)
+    if name == 'manager_shutdown':
+        return to_value(_manager(ctx, op['manager']).shutdown(), ctx)
+    if name == 'proxy_new':
+        m = _manager(ctx, op['manager'])
+        kind = op['kind']
+        if kind not in ('list', 'dict'):
+            raise Broken('unknown proxy kind %r' % (kind,))
+        factory = getattr(m, kind, None)
+        if factory is None:
+            raise Unsupported('the manager has no %s()' % kind)
+        return handle_value(ctx.register_entry(('proxy', factory(), kind)))
+    if name == 'proxy_append':
+        p, _ = ctx.proxy(op['proxy'])
+        return to_value(p.append(from_value(op['item'])), ctx)
+    if name == 'proxy_set_item':
+        p, _ = ctx.proxy(op['proxy'])
+        p[from_value(op['key'])] = from_value(op['item'])
+        return none
+    if name == 'proxy_get_item':
+        p, _ = ctx.proxy(op['proxy'])
+        return to_value(p[from_value(op['key'])], ctx)
+    if name == 'proxy_contents':
+        p, kind = ctx.proxy(op['proxy'])
+        if kind == 'list':
+            return to_value(list(p), ctx)
+        return to_value([[k, v] for k, v in sorted(p.items())], ctx)
+    raise Broken('unknown sync op %r' % (name,))
+
+
+# ---------------------------------------------------------------------------
 # The driver process
 
 
@@ -1067,6 +1264,7 @@ class Driver(object):
     def __init__(self, modname, module, unused_tmpdir=None, context=None):
         # unused_tmpdir: harness/src/repro.rs's replay still passes one.
         self.pid = os.getpid()
+        self.thread = _thread_ident()
         self.fds_closed = False
         self.modname = modname
         self.context = context
@@ -1114,7 +1312,10 @@ class Driver(object):
             self.reports.append([report['label'], report['value'], False])
 
     def local_report(self, label, value):
-        self._receive()
+        if _thread_ident() == self.thread:
+            self._receive()
+        # (From another thread, a thread step's, the frames are the main
+        # thread's to read.)
         self.reports.append([label, value, False])
 
     def await_report(self, label, timeout):
@@ -1455,6 +1656,9 @@ class Driver(object):
 
     def call_ipc(self, req):
         return do_ipc(self.ctx, req)
+
+    def call_sync(self, req):
+        return do_sync(self.ctx, req)
 
 
 def _method_value(m):

@@ -30,6 +30,42 @@ impl Gate {
     pub fn wait(&self) -> Result<(), PyError> {
         readable(self.read.as_fd(), None).map(drop)
     }
+
+    /// The waiting side alone, for a thread of this process.
+    pub fn waiter(&self) -> Result<OwnedFd, PyError> {
+        self.read.try_clone().map_err(io_error)
+    }
+}
+
+/// Waits on a gate's waiting side (see [`Gate::waiter`]).
+pub fn wait_on(waiter: &OwnedFd) -> Result<(), PyError> {
+    readable(waiter.as_fd(), None).map(drop)
+}
+
+fn io_error(e: std::io::Error) -> PyError {
+    PyError::new(ErrorKind::OSError, e.to_string())
+}
+
+/// The sending side of the report channel alone, for a thread of this
+/// process.
+pub struct ReportSender {
+    write: OwnedFd,
+}
+
+impl ReportSender {
+    pub fn send(&self, label: &str, value: Value) -> Result<(), PyError> {
+        write_all(&self.write, &report_line(label, value)?)
+    }
+}
+
+fn report_line(label: &str, value: Value) -> Result<Vec<u8>, PyError> {
+    let mut line = serde_json::to_vec(&Report {
+        label: label.to_string(),
+        value,
+    })
+    .map_err(|e| PyError::new(ErrorKind::ValueError, e.to_string()))?;
+    line.push(b'\n');
+    Ok(line)
 }
 
 #[derive(Serialize, Deserialize)]
@@ -73,13 +109,13 @@ impl ReportChannel {
     }
 
     pub fn send(&self, label: &str, value: Value) -> Result<(), PyError> {
-        let mut line = serde_json::to_vec(&Report {
-            label: label.to_string(),
-            value,
+        write_all(&self.write, &report_line(label, value)?)
+    }
+
+    pub fn sender(&self) -> Result<ReportSender, PyError> {
+        Ok(ReportSender {
+            write: self.write.try_clone().map_err(io_error)?,
         })
-        .map_err(|e| PyError::new(ErrorKind::ValueError, e.to_string()))?;
-        line.push(b'\n');
-        write_all(&self.write, &line)
     }
 
     /// Reads what has arrived, waiting up to `timeout` for something.

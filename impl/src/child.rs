@@ -51,6 +51,8 @@ impl RefImpl {
             self.main_globals.clear();
         }
         self.reset_queues_after_fork();
+        self.sync_after_fork();
+        self.threads.clear();
         self.run_child(program)
     }
 
@@ -93,6 +95,7 @@ impl RefImpl {
         // first, so it runs last), then os._exit.
         self.run_atexit();
         self.exit_function();
+        self.join_threads();
         exit_now(code)
     }
 
@@ -257,6 +260,16 @@ impl RefImpl {
                     None => result.map(drop),
                 }
             }
+            Step::Sync { label, op } => {
+                let result = self.sync_op(op).map_err(raised);
+                match label {
+                    Some(label) => self
+                        .reports
+                        .send(label, result.unwrap_or_else(Value::Error)),
+                    None => result.map(drop),
+                }
+            }
+            Step::Thread { daemon, steps } => self.start_thread(*daemon, steps),
             Step::Drain {
                 label,
                 from,

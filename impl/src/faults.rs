@@ -187,6 +187,22 @@ faults! {
         "get_all_start_methods() lists the methods in a fixed order that does not begin with the default",
     ParentAtexitInForkChild = "parent-atexit-in-fork-child":
         "a fork child keeps the exit handlers it inherited, so the parent's handlers run in it (popen_fork without atexit._clear)",
+    LockPerProcess = "lock-per-process":
+        "a Lock's state lives in each process's private memory (a threading lock copied by fork), so it excludes nobody else",
+    RlockAnyRelease = "rlock-any-release":
+        "RLock.release() does not check the owner, so any process may release a recursive lock another holds",
+    PlainLockReenters = "plain-lock-reenters":
+        "a plain Lock is re-entrant for its holder, as an RLock is",
+    EventWakesOne = "event-wakes-one":
+        "Event.set() wakes one waiter (notify instead of notify_all), so the other waiters sleep on",
+    ValueCopied = "value-copied":
+        "Value lives in private memory, so each process has its own copy and no write is seen by another",
+    ManagerLocalCopies = "manager-local-copies":
+        "a Manager's proxies keep a local copy of the referent instead of asking the server, so no change crosses processes",
+    ManagerOutlivesOwner = "manager-outlives-owner":
+        "a Manager's server process is not shut down when the process that made it ends (no finalizer), and lingers",
+    SemaphoreLeftInShm = "semaphore-left-in-shm":
+        "a lock's named semaphore is never unlinked from /dev/shm (billiard #293), so each lock leaves a file behind",
 }
 
 impl Fault {

@@ -49,6 +49,22 @@ pub fn wake_all(word: &AtomicU32) {
     }
 }
 
+/// Wakes one process or thread waiting on `word`.
+fn wake_one(word: &AtomicU32) {
+    // SAFETY: FUTEX_WAKE on a valid, aligned u32.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAKE,
+            1,
+            std::ptr::null::<libc::timespec>(),
+            std::ptr::null::<u32>(),
+            0u32,
+        );
+    }
+}
+
 /// A count of changes that sleepers wait on, with a count of sleepers so
 /// that a change nobody waits for makes no system call. It lives in shared
 /// memory; all zeros is its starting state.
@@ -78,6 +94,15 @@ impl Changes {
         self.count.fetch_add(1, Ordering::SeqCst);
         if self.sleepers.load(Ordering::SeqCst) > 0 {
             wake_all(&self.count);
+        }
+    }
+
+    /// Tells one sleeper, at most, that something changed (a fault's
+    /// notify where notify_all was due).
+    pub fn announce_to_one(&self) {
+        self.count.fetch_add(1, Ordering::SeqCst);
+        if self.sleepers.load(Ordering::SeqCst) > 0 {
+            wake_one(&self.count);
         }
     }
 

@@ -15,14 +15,19 @@ mod context;
 pub mod faults;
 mod futex;
 mod ipc;
+mod locks;
+mod manager;
 mod os_layer;
 mod process;
 mod queues;
 mod ring;
 mod shared;
+mod shared_values;
 pub mod spawn;
 mod status;
+mod sync;
 mod sys;
+mod threads;
 mod wire;
 
 use channels::{Gate, ReportChannel};
@@ -80,6 +85,12 @@ pub struct RefImpl {
     start_method: Option<String>,
     /// What code under `if __name__ == '__main__':` bound in this process.
     main_globals: BTreeMap<String, Value>,
+    /// Locks, events, shared values, managers and proxies.
+    sync: BTreeMap<Handle, sync::SyncObject>,
+    /// This process's connections to managers' servers.
+    links: manager::Links,
+    /// Threads a child program started, and whether each is daemonic.
+    threads: Vec<(bool, std::thread::JoinHandle<()>)>,
 }
 
 impl RefImpl {
@@ -141,6 +152,9 @@ impl RefImpl {
             local_unfinished: 0,
             start_method: None,
             main_globals: BTreeMap::new(),
+            sync: BTreeMap::new(),
+            links: manager::Links::default(),
+            threads: Vec::new(),
         }
     }
 
@@ -273,6 +287,7 @@ impl Implementation for RefImpl {
             }
             OsKill { pid, signal } => self.os_kill(*pid, *signal),
             Ipc(op) => self.ipc(op),
+            Sync(op) => self.sync_op(op),
             other => Err(CallError::Unsupported(format!(
                 "the reference does not know {other:?}"
             ))),

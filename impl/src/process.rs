@@ -488,6 +488,7 @@ impl RefImpl {
     /// `util._exit_function` for this process's children: terminate the
     /// daemonic ones, then join every one.
     pub(crate) fn exit_function(&mut self) {
+        self.shutdown_own_managers();
         self.queues_close_at_exit();
         if !self.fault(Fault::ExitDoesNotTerminateDaemons) {
             for h in self.active_children() {

@@ -22,6 +22,9 @@ struct Region {
     zeros: AtomicU32,
 }
 
+/// The offset of a semaphore that is not in the arena.
+pub const PRIVATE: usize = usize::MAX;
+
 /// A semaphore with a count in `0..=max`, shared across fork.
 pub struct SharedSem {
     region: NonNull<Region>,
@@ -47,6 +50,21 @@ impl SharedSem {
             })
         };
         Ok(SharedSem { region, offset })
+    }
+
+    /// A semaphore in this process's private memory: a fork child gets a
+    /// copy, not a share (a fault's lock). Its offset is [`PRIVATE`].
+    pub fn private(value: i64, max: i64) -> SharedSem {
+        let region = Box::leak(Box::new(Region {
+            value: AtomicI64::new(value),
+            max,
+            changes: Changes::new(),
+            zeros: AtomicU32::new(0),
+        }));
+        SharedSem {
+            region: NonNull::from(region),
+            offset: PRIVATE,
+        }
     }
 
     /// The semaphore at `offset` of the arena a parent handed over.

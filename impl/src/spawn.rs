@@ -100,6 +100,8 @@ struct HandOver {
     /// The shared arena (arena.rs) the queues' regions are in.
     arena: RawFd,
     queues: Vec<(Handle, QueueHandOver)>,
+    #[serde(default)]
+    sync: Vec<(Handle, crate::sync::SyncHandOver)>,
     modules: Vec<String>,
 }
 
@@ -257,6 +259,7 @@ impl RefImpl {
             processes,
             arena,
             queues,
+            sync: self.sync.iter().map(|(h, o)| (*h, o.handover())).collect(),
             modules: self.modules.iter().cloned().collect(),
         };
         Ok((handover, fds))
@@ -393,6 +396,11 @@ fn child_from(h: HandOver) -> Result<(RefImpl, Program, Captures), PyError> {
         child
             .queues
             .insert(q, QueueObject::from_handover(queue, owned)?);
+    }
+    for (o, object) in h.sync {
+        child
+            .sync
+            .insert(o, crate::sync::SyncObject::from_handover(object)?);
     }
     Ok((child, h.program, captures))
 }

@@ -4,6 +4,7 @@
 
 use crate::ipc::IpcOp;
 use crate::program::{ProcessSpec, Program};
+use crate::sync::SyncOp;
 use crate::value::{Handle, PyError, Value};
 use serde::{Deserialize, Serialize};
 
@@ -176,6 +177,9 @@ pub enum Call {
 
     /// An operation on a queue or connection, in the implementation's process.
     Ipc(IpcOp),
+    /// An operation on a lock, event, shared value or manager, in the
+    /// implementation's process.
+    Sync(SyncOp),
 }
 
 /// Why a call gave no Python-level answer.

@@ -14,6 +14,7 @@ pub mod ipc;
 pub mod outcome;
 pub mod program;
 pub mod samples;
+pub mod sync;
 pub mod transcript;
 pub mod value;
 
@@ -22,6 +23,7 @@ pub use info::{Capability, ImplInfo};
 pub use ipc::{IpcOp, Item, QueueKind};
 pub use outcome::{Finding, Outcome, Verdict};
 pub use program::{Ending, ExitArg, Probe, ProcessSpec, Program, Step};
+pub use sync::{LockKind, ProxyKind, SyncOp};
 pub use transcript::{TranscriptEntry, Violation};
 pub use value::{ErrorKind, Handle, PyError, Value};
 

@@ -2,6 +2,7 @@
 //! implementation interprets it in its own language; the clause never ships code.
 
 use crate::ipc::IpcOp;
+use crate::sync::SyncOp;
 use crate::value::{Handle, PyError, Value};
 use serde::{Deserialize, Serialize};
 
@@ -75,6 +76,19 @@ pub enum Step {
         label: Option<String>,
         op: IpcOp,
     },
+    /// Perform `op` on a lock, event, shared value or manager the parent
+    /// made. With a label, report its value (or the error it raised) under
+    /// it; without, an error ends the program as an uncaught exception.
+    Sync {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        label: Option<String>,
+        op: SyncOp,
+    },
+    /// Start a `threading.Thread(daemon=daemon)` that runs `steps` in this
+    /// process, and go on at once. A program that ends waits for its
+    /// non-daemonic threads before the process exits, as the interpreter's
+    /// shutdown does; daemonic ones end with the process.
+    Thread { daemon: bool, steps: Vec<Step> },
     /// Loop on `get()` (a queue) or `recv()` (a connection) until an item
     /// equal to `stop` arrives, calling `task_done()` after each get when
     /// `task_done` is set; then report the items before `stop`, in order,

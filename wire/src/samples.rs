@@ -3,7 +3,8 @@
 //! variant does not compile until it has a sample here, and so a snapshot.
 
 use crate::{
-    Call, Ending, ExitArg, Handle, IpcOp, Item, Probe, ProcessSpec, Program, QueueKind, Step, Value,
+    Call, Ending, ExitArg, Handle, IpcOp, Item, Probe, ProcessSpec, Program, QueueKind, Step,
+    SyncOp, Value,
 };
 
 /// A sample of every call, in declaration order.
@@ -99,6 +100,11 @@ pub fn calls() -> Vec<Call> {
             kind: QueueKind::Joinable,
             maxsize: Some(2),
         }),
+        Call::Sync(SyncOp::Acquire {
+            lock: h,
+            block: Some(true),
+            timeout: Some(0.5),
+        }),
     ];
     for call in &all {
         covers_call(call);
@@ -152,6 +158,19 @@ pub fn steps() -> Vec<Step> {
                 block: Some(false),
                 timeout: None,
             },
+        },
+        Step::Sync {
+            label: Some("added".into()),
+            op: SyncOp::ValueAdd {
+                value: h,
+                delta: -1,
+                times: 1000,
+                lock: Some(Handle(2)),
+            },
+        },
+        Step::Thread {
+            daemon: true,
+            steps: vec![Step::WaitGate { gate: h }],
         },
         Step::Drain {
             label: "drained".into(),
@@ -213,7 +232,8 @@ fn covers_call(call: &Call) {
         | Call::OsRead { .. }
         | Call::OsReadable { .. }
         | Call::OsKill { .. }
-        | Call::Ipc(_) => {}
+        | Call::Ipc(_)
+        | Call::Sync(_) => {}
     }
 }
 
@@ -230,6 +250,8 @@ fn covers_step(step: &Step) {
         | Step::CloseFd { .. }
         | Step::WriteFd { .. }
         | Step::Ipc { .. }
+        | Step::Sync { .. }
+        | Step::Thread { .. }
         | Step::Drain { .. } => {}
     }
 }
