@@ -52,10 +52,18 @@ else:
 REQUESTS_FD = 3
 REPLIES_FD = 4
 
-# The driver's own state. Set only in the driver process by main(); a child
-# made by fork inherits it (and so knows it must close fds 3 and 4), a spawn
-# or forkserver child imports this file afresh and sees None.
-_STATE = None
+# The driver's own state (_state()). Set only in the driver process by
+# main(); a child made by fork inherits it (and so knows it must close fds 3
+# and 4), a spawn or forkserver child imports this file afresh and sees None.
+# It is kept on the sys module, not in a global of this file: a pickler that
+# copies this file's functions by value (loky's cloudpickle does, for
+# __main__) would copy a global they name into every child, and with it every
+# object the driver holds (a Value's mmap, which cannot be pickled).
+_STATE_KEY = '_mpconform_state'
+
+
+def _state():
+    return sys.__dict__.get(_STATE_KEY)
 
 # The API under test, opened once per process: (module, context) -> object.
 _APIS = {}
@@ -220,7 +228,7 @@ def _read_whole(fd):
 def _close_protocol_fds():
     """In a child forked from the driver: close fds 3 and 4 once per line of
     descent (a grandchild must not close whatever reuses those numbers)."""
-    st = _STATE
+    st = _state()
     if st is None or st.fds_closed:
         return
     st.fds_closed = True
@@ -515,7 +523,7 @@ def _atexit_report(env, label):
     the driver registered, or one a program run there registered) it is a
     local report; from any other process (a fork child that ran handlers it
     inherited, or a child's own handler) it goes over the report pipe."""
-    st = _STATE
+    st = _state()
     if st is not None and os.getpid() == st.pid:
         st.local_report(label, {'type': 'none'})
         return
@@ -944,7 +952,7 @@ def run_program(ctx, program):
 def _child_main(program_text, table, env):
     """The target of every process the driver makes (a module-level function,
     so that spawn and forkserver pickle it by reference)."""
-    st = _STATE
+    st = _state()
     if st is not None and os.getpid() == st.pid:
         # Process.run() called in the driver itself.
         return run_program(st.ctx, json.loads(program_text))
@@ -1707,13 +1715,12 @@ def open_driver(modname, protocol_fds=True, context=None):
     Helpers the implementation starts for itself (a forkserver, a resource
     tracker, ...) are left alone: they end on their own once this process
     has ended, and the harness awaits them for a bounded grace."""
-    global _STATE
     if context is None and ':' in modname:
         # NAME:CONTEXT: the API is NAME.get_context(CONTEXT).
         modname, context = modname.split(':', 1)
     driver = Driver(modname, _api(modname, context), context=context)
     driver.fds_closed = not protocol_fds
-    _STATE = driver
+    setattr(sys, _STATE_KEY, driver)
     return driver
 
 

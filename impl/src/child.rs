@@ -270,6 +270,10 @@ impl RefImpl {
                 }
             }
             Step::Thread { daemon, steps } => self.start_thread(*daemon, steps),
+            Step::SetMainGlobal { name, value } => {
+                self.main_globals.insert(name.clone(), value.clone());
+                Ok(())
+            }
             Step::Drain {
                 label,
                 from,

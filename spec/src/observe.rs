@@ -150,3 +150,43 @@ pub fn command_line(pid: i64) -> Option<Vec<String>> {
             .collect(),
     )
 }
+
+/// Whether `pid`'s main thread is asleep in the futex system call: where a
+/// process blocked on a lock, semaphore or event waits, whatever the
+/// implementation (glibc's sem_wait and pthread locks, a Rust port's own
+/// futex). /proc/PID/syscall names the call a sleeping thread is in; where
+/// it cannot be read, the kernel's wait channel (`futex_*`) tells the same.
+pub fn blocked_in_futex(pid: i64) -> bool {
+    let state = process_state(pid);
+    if state != Some('S') {
+        return false;
+    }
+    if let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/syscall")) {
+        if let Some(number) = text
+            .split_whitespace()
+            .next()
+            .and_then(|n| n.parse::<i64>().ok())
+        {
+            return number == libc::SYS_futex;
+        }
+    }
+    std::fs::read_to_string(format!("/proc/{pid}/wchan")).is_ok_and(|w| w.contains("futex"))
+}
+
+/// The inode of the listening Unix socket bound at `path`, from
+/// /proc/net/unix (whose last column is the bound path).
+pub fn unix_socket_inode(path: &str) -> Option<u64> {
+    let table = std::fs::read_to_string("/proc/net/unix").ok()?;
+    table.lines().skip(1).find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        (fields.len() >= 8 && fields[7] == path)
+            .then(|| fields[6].parse().ok())
+            .flatten()
+    })
+}
+
+/// Whether `pid` holds the socket with this inode open.
+pub fn holds_socket(pid: i64, inode: u64) -> bool {
+    let wanted = format!("socket:[{inode}]");
+    descriptors(pid).is_ok_and(|fds| fds.iter().any(|(_, target)| *target == wanted))
+}

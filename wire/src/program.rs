@@ -64,6 +64,9 @@ pub enum Step {
     /// Write `text` to standard output as `print(text, end='')` does:
     /// through the stream's buffer, not flushed.
     Print { text: String },
+    /// Bind `name` to `value` in this process's main module, as a function
+    /// that declares it `global` does.
+    SetMainGlobal { name: String, value: Value },
     /// Close a descriptor this process inherited.
     CloseFd { fd: Handle },
     /// Write bytes to a descriptor this process inherited.

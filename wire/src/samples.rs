@@ -145,6 +145,10 @@ pub fn steps() -> Vec<Step> {
         Step::Print {
             text: "printed once".into(),
         },
+        Step::SetMainGlobal {
+            name: "state".into(),
+            value: Value::Int(2),
+        },
         Step::CloseFd { fd: h },
         Step::WriteFd {
             fd: h,
@@ -247,6 +251,7 @@ fn covers_step(step: &Step) {
         | Step::ForkHolder { .. }
         | Step::AtexitReport { .. }
         | Step::Print { .. }
+        | Step::SetMainGlobal { .. }
         | Step::CloseFd { .. }
         | Step::WriteFd { .. }
         | Step::Ipc { .. }

@@ -12,6 +12,7 @@ mod exits;
 mod family;
 mod ipc_calls;
 mod lifecycle;
+mod locks;
 mod os_layer;
 mod pipes;
 mod queues;
@@ -39,6 +40,7 @@ pub fn all() -> Vec<&'static Clause> {
     clauses.extend(pipes::CLAUSES);
     clauses.extend(queues::CLAUSES);
     clauses.extend(simple_joinable::CLAUSES);
+    clauses.extend(locks::CLAUSES);
     clauses
 }
 
@@ -96,4 +98,108 @@ fn proc_state(s: &mut Session, pid: i64) -> Option<char> {
     let state = crate::observe::process_state(pid);
     s.observe(format!("/proc/{pid} state"), state);
     state
+}
+
+/// A call on a lock, event, shared value or manager that must succeed.
+fn sync(
+    s: &mut Session,
+    check: &str,
+    op: crate::sync::SyncOp,
+) -> Result<crate::value::Value, Stop> {
+    s.ok(check, crate::call::Call::Sync(op))
+}
+
+/// A call that makes an object and answers its handle.
+fn sync_handle(s: &mut Session, check: &str, op: crate::sync::SyncOp) -> Result<Handle, Stop> {
+    let v = sync(s, check, op)?;
+    crate::session::handle(check, &v)
+}
+
+/// A child's step that reports what `op` returned (or raised) under `label`.
+fn sync_step(label: &str, op: crate::sync::SyncOp) -> Step {
+    Step::Sync {
+        label: Some(label.to_string()),
+        op,
+    }
+}
+
+/// A child's step whose error ends the child as an uncaught exception.
+fn quiet(op: crate::sync::SyncOp) -> Step {
+    Step::Sync { label: None, op }
+}
+
+/// Creates and starts a child that runs `steps`; its handle and pid.
+fn start_child(s: &mut Session, steps: Vec<Step>) -> Result<(Handle, i64), Stop> {
+    let child = s.new_process(crate::program::ProcessSpec::target(
+        crate::program::Program::steps(steps),
+    ))?;
+    s.start(child)?;
+    let pid = s.started_pid(child)?;
+    Ok((child, pid))
+}
+
+/// Runs a child that runs `steps` and ends with `end`, to its end; the
+/// reports under `labels`, in that order. It must exit with 0.
+fn probe_child_ending(
+    s: &mut Session,
+    steps: Vec<Step>,
+    end: crate::program::Ending,
+    labels: &[&str],
+) -> Result<Vec<crate::value::Value>, Stop> {
+    let child = s.new_process(crate::program::ProcessSpec::target(
+        crate::program::Program::new(steps, end),
+    ))?;
+    s.start(child)?;
+    let mut seen = Vec::new();
+    for label in labels {
+        seen.push(s.report(label)?);
+    }
+    s.join(child)?;
+    crate::session::expect_eq(
+        "the probing child's exit code",
+        &Some(0),
+        &s.exitcode(child)?,
+    )?;
+    Ok(seen)
+}
+
+/// [`probe_child_ending`] for a child that returns.
+fn probe_child(
+    s: &mut Session,
+    steps: Vec<Step>,
+    labels: &[&str],
+) -> Result<Vec<crate::value::Value>, Stop> {
+    probe_child_ending(s, steps, crate::program::Ending::Return, labels)
+}
+
+/// Waits, outside the trait, until `pid` is asleep in the futex call (blocked
+/// on a lock, semaphore or event). A report under `went_on` (the step after
+/// the blocking one) or the process's end first is a violation: it did not
+/// block. The polling interval is short; the hang limit bounds it.
+fn until_blocked(s: &mut Session, pid: i64, what: &str, went_on: &str) -> Result<(), Stop> {
+    let deadline = std::time::Instant::now() + s.hang;
+    loop {
+        if crate::observe::blocked_in_futex(pid) {
+            s.observe(format!("pid {pid} asleep in futex ({what})"), true);
+            return Ok(());
+        }
+        if s.reports_so_far()?.iter().any(|l| l == went_on) {
+            return Err(Stop::violation(
+                what,
+                "the child to block",
+                format!("it went on and reported {went_on:?}"),
+            ));
+        }
+        if matches!(crate::observe::process_state(pid), None | Some('Z')) {
+            return Err(Stop::violation(what, "the child to block", "it ended"));
+        }
+        if std::time::Instant::now() >= deadline {
+            return Err(Stop::violation(
+                what,
+                "the child asleep in futex",
+                format!("not seen blocked within {:?}", s.hang),
+            ));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
 }
