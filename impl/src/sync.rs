@@ -190,6 +190,13 @@ impl RefImpl {
                 let h = self.handle();
                 Ok(self.add(h, h, SyncObject::Manager(m)))
             }
+            ManagerNewAddress => {
+                let m = manager::start(!self.fault(Fault::ManagerOutlivesOwner))?;
+                let address = Value::Str(m.address.clone());
+                let h = self.handle();
+                self.sync.insert(h, SyncObject::Manager(m));
+                Ok(address)
+            }
             ManagerAddress { manager } => Ok(Value::Str(self.manager(*manager)?.address.clone())),
             ManagerShutdown { manager } => {
                 let mut m = self.manager(*manager)?.clone();

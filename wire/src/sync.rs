@@ -112,6 +112,9 @@ pub enum SyncOp {
 
     /// `multiprocessing.Manager()`: a started manager; returns its handle.
     ManagerNew,
+    /// `Manager()`, kept by this process until it ends, answering its
+    /// `address`: for a child that owns a manager and says where it is.
+    ManagerNewAddress,
     /// `manager.address`: a path for a Unix socket, `[host, port]` for TCP.
     ManagerAddress {
         manager: Handle,

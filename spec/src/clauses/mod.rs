@@ -8,11 +8,13 @@ use crate::value::Handle;
 use crate::Stop;
 
 mod contexts;
+mod daemons;
 mod exits;
 mod family;
 mod ipc_calls;
 mod lifecycle;
 mod locks;
+mod managers;
 mod os_layer;
 mod pipes;
 mod queues;
@@ -41,6 +43,8 @@ pub fn all() -> Vec<&'static Clause> {
     clauses.extend(queues::CLAUSES);
     clauses.extend(simple_joinable::CLAUSES);
     clauses.extend(locks::CLAUSES);
+    clauses.extend(managers::CLAUSES);
+    clauses.extend(daemons::CLAUSES);
     clauses
 }
 
