@@ -1,6 +1,7 @@
 //! The fuzzer, bounded: the reference implementation departs from no model
 //! in the bounded cases, and each ordering or accounting fault is found
-//! within the same bounds (and shrunk to a program that names the check).
+//! within the same bounds (and shrunk to a program that names the check);
+//! so is each lock fault.
 
 use mpconform_harness::fuzz::{fuzz, Generator};
 use mpconform_harness::target::Target;
@@ -37,6 +38,41 @@ fn the_reference_follows_the_model() {
     }
     assert_eq!(report.sequential_cases, CASES);
     assert_eq!(report.concurrent_cases, CASES);
+    assert_eq!(report.lock_cases, CASES);
+}
+
+/// The lock faults the fuzzer must find, each with a lock program.
+const LOCK_FAULTS: &[&str] = &[
+    "lock-per-process",
+    "rlock-any-release",
+    "plain-lock-reenters",
+];
+
+#[test]
+fn every_lock_fault_is_found() {
+    let mut missed = Vec::new();
+    for name in LOCK_FAULTS {
+        let fault = Fault::from_name(name).expect("a known fault");
+        let report = fuzz(
+            &Target::Ref(Some(fault)),
+            "fork",
+            CASES,
+            None,
+            Generator::Fixed,
+        )
+        .expect("the fuzzer runs");
+        match report.finding {
+            None => missed.push(*name),
+            Some(finding) => assert!(
+                finding.program.starts_with("lock = "),
+                "{name}: the finding is a lock case, printed as a program:\n{finding}"
+            ),
+        }
+    }
+    assert!(
+        missed.is_empty(),
+        "lock faults the fuzzer did not find: {missed:?}"
+    );
 }
 
 #[test]

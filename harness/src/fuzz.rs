@@ -10,9 +10,13 @@
 //!   checked for per-producer order, loss, duplication, every consumer
 //!   stopping after its pill, and the unfinished count.
 //!
+//! - locks: N workers add and subtract under one Lock or RLock
+//!   (fuzz_locks.rs).
+//!
 //! Shrinking yields a minimal failing case, printed as a Python-like program;
 //! failing seeds persist in a file and are replayed first.
 
+use crate::fuzz_locks::{lock_workloads, run_locks};
 use crate::subject::Subject;
 use mpconform_spec::{
     Call, Implementation, IpcOp, Item, ProcessSpec, Program, PyError, QueueKind, Session, Step,
@@ -208,6 +212,7 @@ impl std::fmt::Display for Finding {
 pub struct FuzzReport {
     pub sequential_cases: u32,
     pub concurrent_cases: u32,
+    pub lock_cases: u32,
     pub finding: Option<Finding>,
 }
 
@@ -300,7 +305,7 @@ fn stop_to_error(stop: Stop) -> TestCaseError {
     }
 }
 
-fn violation(
+pub(crate) fn violation(
     check: impl Into<String>,
     expected: impl Into<String>,
     observed: impl std::fmt::Debug,
@@ -787,6 +792,7 @@ pub fn fuzz(
     let mut report = FuzzReport {
         sequential_cases: 0,
         concurrent_cases: 0,
+        lock_cases: 0,
         finding: None,
     };
 
@@ -819,8 +825,22 @@ pub fn fuzz(
     match result {
         Ok(()) => report.concurrent_cases = cases,
         Err(TestError::Fail(why, w)) => {
-            report.finding = Some(finding(why.message(), concurrent_program(&w)))
+            report.finding = Some(finding(why.message(), concurrent_program(&w)));
+            return Ok(report);
         }
+        Err(TestError::Abort(why)) => return Err(FuzzError(why.to_string())),
+    }
+
+    let mut runner = new_runner(config(seeds), generator);
+    let result = runner.run(&lock_workloads(), |w| {
+        watch_case(w.program());
+        let result = with_session(target, method, |s| run_locks(s, &w));
+        case_ended();
+        result
+    });
+    match result {
+        Ok(()) => report.lock_cases = cases,
+        Err(TestError::Fail(why, w)) => report.finding = Some(finding(why.message(), w.program())),
         Err(TestError::Abort(why)) => return Err(FuzzError(why.to_string())),
     }
     Ok(report)

@@ -8,6 +8,7 @@ pub mod driver;
 pub mod environment;
 pub mod expectations;
 pub mod fuzz;
+pub mod fuzz_locks;
 pub mod fuzz_process;
 pub mod groups;
 pub mod isolate;

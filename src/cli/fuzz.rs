@@ -77,8 +77,8 @@ pub fn here(args: HereArgs) -> Result<ExitCode, CliError> {
         )?;
         match report.finding {
             None => say(format_args!(
-                "fuzz against {target} [{method}]: {} sequential and {} concurrent cases, no departure from the model\n",
-                report.sequential_cases, report.concurrent_cases
+                "fuzz against {target} [{method}]: {} sequential, {} concurrent and {} lock cases, no departure from the model\n",
+                report.sequential_cases, report.concurrent_cases, report.lock_cases
             )),
             Some(finding) => {
                 say(format_args!(

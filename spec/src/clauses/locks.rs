@@ -72,8 +72,7 @@ fn l01(s: &mut Session) -> Result<(), Stop> {
     s.open(gate)?;
     for (name, _, pid) in &children {
         s.report(&format!("{name}-trying"))?;
-        until_blocked(
-            s,
+        s.until_blocked(
             *pid,
             &format!("the {name} blocked on the Lock the parent holds"),
             &format!("{name}-done"),
@@ -334,7 +333,7 @@ fn l03(s: &mut Session) -> Result<(), Stop> {
         ],
     )?;
     s.report("waiting")?;
-    until_blocked(s, pid, "a child waiting on the held Lock", "acquired")?;
+    s.until_blocked(pid, "a child waiting on the held Lock", "acquired")?;
     s.ok("kill()", Call::ProcessKill { process: waiter })?;
     s.join(waiter)?;
     sync(
@@ -412,8 +411,7 @@ fn l04(s: &mut Session) -> Result<(), Stop> {
     }
     for (i, (_, pid)) in waiters.iter().enumerate() {
         s.report(&format!("waiting-{i}"))?;
-        until_blocked(
-            s,
+        s.until_blocked(
             *pid,
             &format!("waiter {i} on the clear Event"),
             &format!("woke-{i}"),

@@ -175,35 +175,3 @@ fn probe_child(
 ) -> Result<Vec<crate::value::Value>, Stop> {
     probe_child_ending(s, steps, crate::program::Ending::Return, labels)
 }
-
-/// Waits, outside the trait, until `pid` is asleep in the futex call (blocked
-/// on a lock, semaphore or event). A report under `went_on` (the step after
-/// the blocking one) or the process's end first is a violation: it did not
-/// block. The polling interval is short; the hang limit bounds it.
-fn until_blocked(s: &mut Session, pid: i64, what: &str, went_on: &str) -> Result<(), Stop> {
-    let deadline = std::time::Instant::now() + s.hang;
-    loop {
-        if crate::observe::blocked_in_futex(pid) {
-            s.observe(format!("pid {pid} asleep in futex ({what})"), true);
-            return Ok(());
-        }
-        if s.reports_so_far()?.iter().any(|l| l == went_on) {
-            return Err(Stop::violation(
-                what,
-                "the child to block",
-                format!("it went on and reported {went_on:?}"),
-            ));
-        }
-        if matches!(crate::observe::process_state(pid), None | Some('Z')) {
-            return Err(Stop::violation(what, "the child to block", "it ended"));
-        }
-        if std::time::Instant::now() >= deadline {
-            return Err(Stop::violation(
-                what,
-                "the child asleep in futex",
-                format!("not seen blocked within {:?}", s.hang),
-            ));
-        }
-        std::thread::sleep(std::time::Duration::from_millis(2));
-    }
-}
