@@ -541,6 +541,7 @@ _SYNC_OPS = frozenset([
     'lock_new', 'acquire', 'release', 'event_new', 'event_set', 'event_clear',
     'event_is_set', 'event_wait', 'value_new', 'value_get', 'value_set',
     'value_add', 'array_new', 'array_get', 'array_set', 'manager_new',
+    'manager_new_address',
     'manager_address', 'manager_shutdown', 'proxy_new', 'proxy_append',
     'proxy_set_item', 'proxy_get_item', 'proxy_contents'])
 _SYNC_HANDLE_KEYS = frozenset(['lock', 'event', 'value', 'array', 'proxy'])
@@ -806,6 +807,11 @@ def run_step(ctx, step):
         # Through the stream's buffer, as print(text, end='') does: not
         # flushed, no newline added (2.7's file wants a native str).
         sys.stdout.write(_native(step['text']))
+    elif kind == 'set_main_global':
+        # As a function that declares the name global binds it: in this
+        # process's main module (__mp_main__ in a spawn or forkserver child).
+        main = sys.modules['__main__']
+        setattr(main, _native(step['name']), from_value(step['value']))
     elif kind == 'close_fd':
         os.close(ctx.fd(step['fd']))
     elif kind == 'write_fd':
@@ -1228,8 +1234,14 @@ def do_sync(ctx, op):
         # Started by the factory; shut down by its own finalizer at the
         # driver's exit unless the clause does it first.
         return handle_value(ctx.register(_factory(ctx, 'Manager')()))
-    if name == 'manager_address':
-        address = _manager(ctx, op['manager']).address
+    if name in ('manager_address', 'manager_new_address'):
+        if name == 'manager_new_address':
+            # Kept by this process (its table) until it ends.
+            m = _factory(ctx, 'Manager')()
+            ctx.register(m)
+        else:
+            m = _manager(ctx, op['manager'])
+        address = m.address
         if isinstance(address, (text_type, binary_type)):
             return text_value(address)
         if isinstance(address, tuple):
