@@ -1,9 +1,10 @@
-//! `mpconform bench`: a process lifecycle, Queue and Pipe transfers, timed
-//! for the raw system calls, the reference implementation and CPython side
-//! by side in one run.
+//! `mpconform bench`: a process lifecycle, Queue and Pipe transfers, and
+//! Lock and Manager operations, timed for the raw system calls, the
+//! reference implementation and CPython side by side in one run.
 
 use super::{say, verdicts_status, CliError};
 use mpconform_harness::bench;
+use mpconform_harness::bench_sync::{self, SyncMeasure};
 use mpconform_harness::bench_transfer::{self, Carrier};
 use std::process::ExitCode;
 
@@ -15,7 +16,19 @@ pub struct Args {
     /// Items carried per Queue and Pipe measure.
     #[arg(long, default_value_t = 100_000)]
     items: usize,
-    /// Runs of each Queue and Pipe measure; the median is shown.
+    /// Uncontended Lock acquire + release pairs per measure.
+    // A range, not a CliError variant: zero is refused by clap itself.
+    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u32).range(1..))]
+    lock_ops: u32,
+    /// Acquire / increment / release loops per child in the contended Lock
+    /// measure.
+    #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u32).range(1..))]
+    contended_ops: u32,
+    /// Manager dict iterations (d[k] = i, then d[k]) per measure.
+    #[arg(long, default_value_t = 5_000, value_parser = clap::value_parser!(u32).range(1..))]
+    manager_ops: u32,
+    /// Runs of each Queue, Pipe, Lock and Manager measure; the median is
+    /// shown.
     #[arg(long, default_value_t = 3)]
     repeat: usize,
     /// The CPython to compare with (default: pyenv's 3.13.0).
@@ -51,6 +64,18 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
                 "µs / item",
                 &measures
             )
+        ));
+        all_measured &= measures.iter().all(|m| m.micros.is_ok());
+    }
+    for (which, ops) in [
+        (SyncMeasure::Uncontended, args.lock_ops),
+        (SyncMeasure::Contended, args.contended_ops),
+        (SyncMeasure::Manager, args.manager_ops),
+    ] {
+        let measures = bench_sync::run(which, ops, args.repeat, &python);
+        say(format_args!(
+            "{}",
+            bench_sync::table(which, ops, args.repeat, &measures)
         ));
         all_measured &= measures.iter().all(|m| m.micros.is_ok());
     }
