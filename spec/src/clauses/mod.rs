@@ -142,16 +142,15 @@ fn start_child(s: &mut Session, steps: Vec<Step>) -> Result<(Handle, i64), Stop>
     Ok((child, pid))
 }
 
-/// Runs a child that runs `steps` and ends with `end`, to its end; the
-/// reports under `labels`, in that order. It must exit with 0.
-fn probe_child_ending(
+/// Runs a child that runs `steps` and returns, to its end; the reports
+/// under `labels`, in that order. It must exit with 0.
+fn probe_child(
     s: &mut Session,
     steps: Vec<Step>,
-    end: crate::program::Ending,
     labels: &[&str],
 ) -> Result<Vec<crate::value::Value>, Stop> {
     let child = s.new_process(crate::program::ProcessSpec::target(
-        crate::program::Program::new(steps, end),
+        crate::program::Program::steps(steps),
     ))?;
     s.start(child)?;
     let mut seen = Vec::new();
@@ -165,13 +164,4 @@ fn probe_child_ending(
         &s.exitcode(child)?,
     )?;
     Ok(seen)
-}
-
-/// [`probe_child_ending`] for a child that returns.
-fn probe_child(
-    s: &mut Session,
-    steps: Vec<Step>,
-    labels: &[&str],
-) -> Result<Vec<crate::value::Value>, Stop> {
-    probe_child_ending(s, steps, crate::program::Ending::Return, labels)
 }
