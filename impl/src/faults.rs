@@ -201,6 +201,8 @@ faults! {
         "a Manager's proxies keep a local copy of the referent instead of asking the server, so no change crosses processes",
     ManagerOutlivesOwner = "manager-outlives-owner":
         "a Manager's server process is not shut down when the process that made it ends (no finalizer), and lingers",
+    ChildThreadsNotJoined = "child-threads-not-joined":
+        "a child exits as soon as its target returns, killing its non-daemonic threads (2.7 and 3.6: no threading._shutdown() in _bootstrap)",
     SemaphoreLeftInShm = "semaphore-left-in-shm":
         "a lock's named semaphore is never unlinked from /dev/shm (billiard #293), so each lock leaves a file behind",
 }

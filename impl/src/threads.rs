@@ -63,6 +63,9 @@ impl RefImpl {
     /// `threading._shutdown()`: waits for every non-daemonic thread; the
     /// daemonic ones end with the process.
     pub(crate) fn join_threads(&mut self) {
+        if self.fault(crate::faults::Fault::ChildThreadsNotJoined) {
+            return;
+        }
         for (daemon, thread) in std::mem::take(&mut self.threads) {
             if !daemon {
                 let _ = thread.join();

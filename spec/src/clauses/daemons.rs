@@ -28,7 +28,8 @@ static L07: Clause = Clause {
             ending by SIGTERM (exit code -15). Same from 2.7 to 3.14 for processes. \
             The seed's 'daemonic thread is not killed while non-daemonic threads run' \
             holds for threads within one process: the interpreter waits for the \
-            non-daemonic ones at its shutdown.",
+            non-daemonic ones at its shutdown. The waiting child is seen asleep in \
+            the futex call (joining the thread) through /proc.",
     needs: &[],
     methods: Methods::Each,
     body: l07,
@@ -63,6 +64,14 @@ fn threads(s: &mut Session) -> Result<(), Stop> {
         ],
     )?;
     s.report("target-returned")?;
+    // Where a child that waits for its threads sleeps (joining one), and one
+    // that does not has ended: either way the next check no longer races
+    // with the child's exit.
+    s.until_blocked(
+        pid,
+        "the child whose target returned, waiting for its non-daemonic thread",
+        "worker-done",
+    )?;
     s.open(daemon_gate)?;
     let daemon = s.report("daemon-ran")?;
     expect_eq(
