@@ -260,3 +260,107 @@ fn covers_step(step: &Step) {
         | Step::Drain { .. } => {}
     }
 }
+
+/// A sample of every synchronisation operation, in declaration order: the
+/// vocabulary of `sync` calls and steps, pinned like the calls'.
+pub fn sync_ops() -> Vec<SyncOp> {
+    use crate::{LockKind, ProxyKind};
+    let h = Handle(1);
+    let all = vec![
+        SyncOp::LockNew {
+            kind: LockKind::RLock,
+        },
+        SyncOp::Acquire {
+            lock: h,
+            block: Some(false),
+            timeout: None,
+        },
+        SyncOp::Release { lock: h },
+        SyncOp::EventNew,
+        SyncOp::EventSet { event: h },
+        SyncOp::EventClear { event: h },
+        SyncOp::EventIsSet { event: h },
+        SyncOp::EventWait {
+            event: h,
+            timeout: Some(0.05),
+        },
+        SyncOp::ValueNew {
+            typecode: "i".into(),
+            init: 0,
+        },
+        SyncOp::ValueGet { value: h },
+        SyncOp::ValueSet { value: h, to: 7 },
+        SyncOp::ValueAdd {
+            value: h,
+            delta: 1,
+            times: 1000,
+            lock: None,
+        },
+        SyncOp::ArrayNew {
+            typecode: "i".into(),
+            init: vec![0, 0, 0],
+        },
+        SyncOp::ArrayGet { array: h },
+        SyncOp::ArraySet {
+            array: h,
+            index: 1,
+            to: 5,
+        },
+        SyncOp::ManagerNew,
+        SyncOp::ManagerNewAddress,
+        SyncOp::ManagerAddress { manager: h },
+        SyncOp::ManagerShutdown { manager: h },
+        SyncOp::ProxyNew {
+            manager: h,
+            kind: ProxyKind::Dict,
+        },
+        SyncOp::ProxyAppend {
+            proxy: h,
+            item: Value::Str("x".into()),
+        },
+        SyncOp::ProxySetItem {
+            proxy: h,
+            key: Value::Str("k".into()),
+            item: Value::Int(1),
+        },
+        SyncOp::ProxyGetItem {
+            proxy: h,
+            key: Value::Str("k".into()),
+        },
+        SyncOp::ProxyContents { proxy: h },
+    ];
+    for op in &all {
+        covers_sync_op(op);
+    }
+    all
+}
+
+/// Does not compile when a synchronisation operation has no sample above.
+fn covers_sync_op(op: &SyncOp) {
+    match op {
+        SyncOp::LockNew { .. }
+        | SyncOp::Acquire { .. }
+        | SyncOp::Release { .. }
+        | SyncOp::EventNew
+        | SyncOp::EventSet { .. }
+        | SyncOp::EventClear { .. }
+        | SyncOp::EventIsSet { .. }
+        | SyncOp::EventWait { .. }
+        | SyncOp::ValueNew { .. }
+        | SyncOp::ValueGet { .. }
+        | SyncOp::ValueSet { .. }
+        | SyncOp::ValueAdd { .. }
+        | SyncOp::ArrayNew { .. }
+        | SyncOp::ArrayGet { .. }
+        | SyncOp::ArraySet { .. }
+        | SyncOp::ManagerNew
+        | SyncOp::ManagerNewAddress
+        | SyncOp::ManagerAddress { .. }
+        | SyncOp::ManagerShutdown { .. }
+        | SyncOp::ProxyNew { .. }
+        | SyncOp::ProxyAppend { .. }
+        | SyncOp::ProxySetItem { .. }
+        | SyncOp::ProxyGetItem { .. }
+        | SyncOp::ProxyContents { .. } => {}
+    }
+}

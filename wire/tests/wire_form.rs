@@ -24,7 +24,17 @@ fn every_step_keeps_its_wire_form() {
 }
 
 #[test]
+fn every_sync_op_keeps_its_wire_form() {
+    insta::assert_snapshot!("sync_ops", lines(&samples::sync_ops()));
+}
+
+#[test]
 fn every_sample_reads_back_as_itself() {
+    for op in samples::sync_ops() {
+        let text = serde_json::to_string(&op).expect("serializes");
+        let back: mpconform_wire::SyncOp = serde_json::from_str(&text).expect(&text);
+        assert_eq!(back, op, "{text}");
+    }
     for call in samples::calls() {
         let text = serde_json::to_string(&call).expect("serializes");
         let back: mpconform_wire::Call = serde_json::from_str(&text).expect(&text);
