@@ -22,6 +22,9 @@ struct Region {
     zeros: AtomicU32,
 }
 
+/// How many times a blocking take looks again before it sleeps.
+const SPINS: u32 = 100;
+
 /// The offset of a semaphore that is not in the arena.
 pub const PRIVATE: usize = usize::MAX;
 
@@ -113,6 +116,15 @@ impl SharedSem {
         }
         if !block {
             return false;
+        }
+        // A holder on another core usually gives the unit back within a
+        // few hundred nanoseconds: looking again for that long is cheaper
+        // than a futex sleep and the wake-up it costs the giver.
+        for _ in 0..SPINS {
+            std::hint::spin_loop();
+            if self.try_take() {
+                return true;
+            }
         }
         let deadline = timeout.map(|t| Instant::now() + t);
         loop {
