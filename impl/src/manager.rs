@@ -5,8 +5,9 @@
 //! The wire format is the reference's own: each message is a little-endian
 //! u32 length and that many bytes of JSON, a [`Request`] one way and a
 //! `Result<Value, PyError>` the other. Like CPython's server, this one makes
-//! its temporary directory (`pymp-*`) and listener there itself, sends the
-//! address to its owner over a pipe, and removes both when it stops. It
+//! its listener itself and sends the address to its owner over a pipe; the
+//! address is an abstract one (`@mpconform-ref-listener-...`), not a file
+//! in a `pymp-*` directory, so nothing is left when a server is killed. It
 //! stops at `shutdown()`, which the owner's exit path calls (CPython's
 //! finalizer of priority 0), and, unlike CPython, also when its owner dies
 //! without one: it watches the owner through a pidfd.
@@ -17,7 +18,8 @@ use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::net::{UnixListener, UnixStream};
+use std::os::linux::net::SocketAddrExt;
+use std::os::unix::net::{SocketAddr, UnixListener, UnixStream};
 use std::path::Path;
 
 /// What a proxy asks of the server.
@@ -151,22 +153,15 @@ fn close_inherited(keep: i32) {
 /// The server process's life: never returns.
 fn serve(owner: i32, to_owner: OwnedFd, watch_owner: bool) -> ! {
     close_inherited(to_owner.as_raw_fd());
-    let dir = std::env::temp_dir().join(unique("pymp-"));
-    let made = std::fs::create_dir(&dir).and_then(|_| {
-        let path = dir.join(unique("listener-"));
-        UnixListener::bind(&path).map(|l| (path, l))
-    });
-    let Ok((path, listener)) = made else {
-        let _ = std::fs::remove_dir(&dir);
-        exit_now(1)
-    };
-    let stop = |code: i32| -> ! {
-        let _ = std::fs::remove_file(&path);
-        let _ = std::fs::remove_dir(&dir);
-        exit_now(code)
-    };
+    // An abstract address: it is no file, so a server killed before it could
+    // clean up (a failing clause's leftover) leaves nothing behind.
+    let name = format!("mpconform-ref-{}", unique("listener-"));
+    let listener = SocketAddr::from_abstract_name(name.as_bytes())
+        .and_then(|address| UnixListener::bind_addr(&address));
+    let Ok(listener) = listener else { exit_now(1) };
+    let stop = |code: i32| -> ! { exit_now(code) };
     if std::fs::File::from(to_owner)
-        .write_all(path.to_string_lossy().as_bytes())
+        .write_all(format!("{ABSTRACT}{name}").as_bytes())
         .is_err()
     {
         stop(1)
@@ -397,6 +392,18 @@ fn write_message<T: Serialize>(stream: &mut UnixStream, message: &T) -> std::io:
     stream.write_all(&framed)
 }
 
+/// How an abstract address is written (as /proc/net/unix shows it).
+const ABSTRACT: &str = "@";
+
+fn connect(address: &str) -> Result<UnixStream, PyError> {
+    match address.strip_prefix(ABSTRACT) {
+        Some(name) => SocketAddr::from_abstract_name(name.as_bytes())
+            .and_then(|a| UnixStream::connect_addr(&a))
+            .map_err(io_error),
+        None => UnixStream::connect(Path::new(address)).map_err(io_error),
+    }
+}
+
 /// This process's connections to managers, by address. A connection a fork
 /// child inherited is its parent's, and is replaced before use (as a
 /// proxy's `_after_fork` makes a new one).
@@ -413,7 +420,7 @@ impl Links {
         let at = match self.open.iter().position(|(a, _, _)| a == address) {
             Some(at) => at,
             None => {
-                let stream = UnixStream::connect(Path::new(address)).map_err(io_error)?;
+                let stream = connect(address)?;
                 self.open.push((address.to_string(), me, stream));
                 self.open.len() - 1
             }

@@ -207,9 +207,21 @@ fn server_at(s: &mut Session, address: &str, what: &str) -> Result<i64, Stop> {
     }
 }
 
-/// The server has ended and its socket file is gone.
+/// The server has ended, nothing listens at its address, and its socket
+/// file (if it had one) is gone.
 fn server_gone(s: &mut Session, server: i64, address: &str, when: &str) -> Result<(), Stop> {
     await_exit(s, server, &format!("the manager's server {when}"))?;
+    let listening = unix_socket_inode(address);
+    s.observe(
+        format!("a socket listening at {address} ({when})"),
+        listening,
+    );
+    expect(
+        &format!("nothing listening at the manager's address {when}"),
+        listening.is_none(),
+        "nothing",
+        format!("socket:[{listening:?}]"),
+    )?;
     let exists = std::path::Path::new(address).exists();
     s.observe(format!("{address} exists ({when})"), exists);
     expect(
