@@ -15,6 +15,7 @@
 //! gives back what was put), so a fast wrong result is reported as a failure.
 
 use crate::bench::{Measure, MeasureError};
+use crate::bench_transfer::handle;
 use mpconform_ref::{FaultSet, RefImpl};
 use mpconform_spec::{
     Call, CallError, Handle, Implementation, LockKind, ProcessSpec, Program, ProxyKind, Step,
@@ -477,13 +478,6 @@ fn raw_manager(iterations: u32) -> Result<f64, MeasureError> {
 }
 
 // ---- The reference, through the trait ----
-
-fn handle(v: Value) -> Result<Handle, MeasureError> {
-    match v {
-        Value::Handle(h) => Ok(h),
-        other => Err(MeasureError::NotAHandle(other)),
-    }
-}
 
 fn sync(op: SyncOp) -> Call {
     Call::Sync(op)

@@ -159,7 +159,8 @@ fn raw(items: usize) -> Result<f64, MeasureError> {
     result.map(|_| micros)
 }
 
-fn handle(v: Value) -> Result<Handle, MeasureError> {
+/// The handle a making call answered.
+pub(crate) fn handle(v: Value) -> Result<Handle, MeasureError> {
     match v {
         Value::Handle(h) => Ok(h),
         other => Err(MeasureError::NotAHandle(other)),

@@ -253,21 +253,11 @@ impl RefImpl {
             Step::WriteFd { fd, data } => write_all(self.fds.get(fd).ok_or_else(bad_fd)?, data),
             Step::Ipc { label, op } => {
                 let result = self.ipc(op).map_err(raised);
-                match label {
-                    Some(label) => self
-                        .reports
-                        .send(label, result.unwrap_or_else(Value::Error)),
-                    None => result.map(drop),
-                }
+                self.report_or_raise(label.as_deref(), result)
             }
             Step::Sync { label, op } => {
                 let result = self.sync_op(op).map_err(raised);
-                match label {
-                    Some(label) => self
-                        .reports
-                        .send(label, result.unwrap_or_else(Value::Error)),
-                    None => result.map(drop),
-                }
+                self.report_or_raise(label.as_deref(), result)
             }
             Step::Thread { daemon, steps } => self.start_thread(*daemon, steps),
             Step::SetMainGlobal { name, value } => {
@@ -294,6 +284,21 @@ impl RefImpl {
                 self.reports.send(label, Value::List(got))
             }
             other => Err(unknown(format!("{other:?}"))),
+        }
+    }
+
+    /// A step's result: reported under its label, or, without one, an error
+    /// that ends the program as an uncaught exception.
+    fn report_or_raise(
+        &self,
+        label: Option<&str>,
+        result: Result<Value, PyError>,
+    ) -> Result<(), PyError> {
+        match label {
+            Some(label) => self
+                .reports
+                .send(label, result.unwrap_or_else(Value::Error)),
+            None => result.map(drop),
         }
     }
 

@@ -159,12 +159,11 @@ fn serve(owner: i32, to_owner: OwnedFd, watch_owner: bool) -> ! {
     let listener = SocketAddr::from_abstract_name(name.as_bytes())
         .and_then(|address| UnixListener::bind_addr(&address));
     let Ok(listener) = listener else { exit_now(1) };
-    let stop = |code: i32| -> ! { exit_now(code) };
     if std::fs::File::from(to_owner)
         .write_all(format!("{ABSTRACT}{name}").as_bytes())
         .is_err()
     {
-        stop(1)
+        exit_now(1)
     }
     let watch = if watch_owner {
         // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor.
@@ -203,7 +202,7 @@ fn serve(owner: i32, to_owner: OwnedFd, watch_owner: bool) -> ! {
             .collect();
         drop(polled);
         if watch.is_some() && ready[1] {
-            stop(0)
+            exit_now(0)
         }
         let mut gone = Vec::new();
         for (i, client) in clients.iter_mut().enumerate() {
@@ -213,7 +212,7 @@ fn serve(owner: i32, to_owner: OwnedFd, watch_owner: bool) -> ! {
             match read_message::<Request>(client) {
                 Some(Request::Shutdown) => {
                     let _ = write_message(client, &Ok::<Value, PyError>(Value::None));
-                    stop(0)
+                    exit_now(0)
                 }
                 Some(request) => {
                     let answer = server.answer(request);
@@ -245,10 +244,7 @@ impl Server {
     fn answer(&mut self, request: Request) -> Response {
         match request {
             Request::Create(kind) => {
-                self.referents.push(match kind {
-                    ProxyKind::List => Referent::List(Vec::new()),
-                    ProxyKind::Dict => Referent::Dict(Vec::new()),
-                });
+                self.referents.push(Referent::new(kind));
                 Ok(Value::Int(self.referents.len() as i64 - 1))
             }
             Request::Shutdown => Ok(Value::None),
