@@ -4,6 +4,7 @@
 
 use crate::ipc::IpcOp;
 use crate::program::{ProcessSpec, Program};
+use crate::pool::PoolOp;
 use crate::sync::SyncOp;
 use crate::value::{Handle, PyError, Value};
 use serde::{Deserialize, Serialize};
@@ -180,6 +181,9 @@ pub enum Call {
     /// An operation on a lock, event, shared value or manager, in the
     /// implementation's process.
     Sync(SyncOp),
+    /// An operation on a pool or on one of its results, in the
+    /// implementation's process.
+    Pool(PoolOp),
 }
 
 /// Why a call gave no Python-level answer.

@@ -3,8 +3,8 @@
 //! variant does not compile until it has a sample here, and so a snapshot.
 
 use crate::{
-    Call, Ending, ExitArg, Handle, IpcOp, Item, Probe, ProcessSpec, Program, QueueKind, Step,
-    SyncOp, Value,
+    Call, Ending, ExitArg, Handle, IpcOp, Item, PoolOp, Probe, ProcessSpec, Program, QueueKind,
+    Step, SyncOp, Value,
 };
 
 /// A sample of every call, in declaration order.
@@ -104,6 +104,10 @@ pub fn calls() -> Vec<Call> {
             lock: h,
             block: Some(true),
             timeout: Some(0.5),
+        }),
+        Call::Pool(PoolOp::ApplyAsync {
+            pool: Handle(1),
+            task: crate::Task::returning(Value::Int(1)),
         }),
     ];
     for call in &all {
@@ -237,7 +241,8 @@ fn covers_call(call: &Call) {
         | Call::OsReadable { .. }
         | Call::OsKill { .. }
         | Call::Ipc(_)
-        | Call::Sync(_) => {}
+        | Call::Sync(_)
+        | Call::Pool(_) => {}
     }
 }
 
@@ -362,5 +367,76 @@ fn covers_sync_op(op: &SyncOp) {
         | SyncOp::ProxySetItem { .. }
         | SyncOp::ProxyGetItem { .. }
         | SyncOp::ProxyContents { .. } => {}
+    }
+}
+
+/// A sample of every pool operation, in declaration order, with tasks that
+/// use each kind of return.
+pub fn pool_ops() -> Vec<PoolOp> {
+    use crate::{Probe, Task, TaskReturn};
+    let h = Handle(1);
+    let reports_pid = Task {
+        steps: vec![
+            Step::Report {
+                label: "worker".into(),
+                probe: Probe::Pid,
+            },
+            Step::WaitGate { gate: Handle(2) },
+        ],
+        returns: TaskReturn::Probe(Probe::Name),
+    };
+    let all = vec![
+        PoolOp::PoolNew {
+            processes: Some(2),
+            initializer: Some(vec![Step::Report {
+                label: "init".into(),
+                probe: Probe::Pid,
+            }]),
+            maxtasksperchild: Some(1),
+        },
+        PoolOp::Apply {
+            pool: h,
+            task: Task::returning(Value::Int(5)),
+        },
+        PoolOp::ApplyAsync {
+            pool: h,
+            task: reports_pid,
+        },
+        PoolOp::ResultGet {
+            result: Handle(3),
+            timeout: Some(10.0),
+        },
+        PoolOp::ResultReady { result: Handle(3) },
+        PoolOp::Map {
+            pool: h,
+            task: Task {
+                steps: Vec::new(),
+                returns: TaskReturn::Item,
+            },
+            items: vec![Value::Int(1), Value::Int(2)],
+            chunksize: Some(1),
+        },
+        PoolOp::Close { pool: h },
+        PoolOp::Terminate { pool: h },
+        PoolOp::Join { pool: h },
+    ];
+    for op in &all {
+        covers_pool_op(op);
+    }
+    all
+}
+
+/// Does not compile when a pool operation has no sample above.
+fn covers_pool_op(op: &PoolOp) {
+    match op {
+        PoolOp::PoolNew { .. }
+        | PoolOp::Apply { .. }
+        | PoolOp::ApplyAsync { .. }
+        | PoolOp::ResultGet { .. }
+        | PoolOp::ResultReady { .. }
+        | PoolOp::Map { .. }
+        | PoolOp::Close { .. }
+        | PoolOp::Terminate { .. }
+        | PoolOp::Join { .. } => {}
     }
 }

@@ -29,7 +29,17 @@ fn every_sync_op_keeps_its_wire_form() {
 }
 
 #[test]
+fn every_pool_op_keeps_its_wire_form() {
+    insta::assert_snapshot!("pool_ops", lines(&samples::pool_ops()));
+}
+
+#[test]
 fn every_sample_reads_back_as_itself() {
+    for op in samples::pool_ops() {
+        let text = serde_json::to_string(&op).expect("serializes");
+        let back: mpconform_wire::PoolOp = serde_json::from_str(&text).expect(&text);
+        assert_eq!(back, op, "{text}");
+    }
     for op in samples::sync_ops() {
         let text = serde_json::to_string(&op).expect("serializes");
         let back: mpconform_wire::SyncOp = serde_json::from_str(&text).expect(&text);
