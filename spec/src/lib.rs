@@ -15,10 +15,10 @@ pub mod session;
 pub use clause::{Clause, Methods, Stop};
 pub use implementation::Implementation;
 /// The wire types, under their old paths too (`mpconform_spec::call::Call`).
-pub use mpconform_wire::{call, ipc, program, sync, value};
+pub use mpconform_wire::{call, ipc, pool, program, sync, value};
 pub use mpconform_wire::{
     Call, CallError, Capability, Ending, ErrorKind, ExitArg, Handle, ImplInfo, IpcOp, Item,
-    LockKind, Probe, ProcessSpec, Program, ProxyKind, PyError, QueueKind, Reply, Step, SyncOp,
-    TranscriptEntry, Value, Violation, FORMAT_VERSION,
+    LockKind, PoolOp, Probe, ProcessSpec, Program, ProxyKind, PyError, QueueKind, Reply, Step,
+    SyncOp, Task, TaskReturn, TranscriptEntry, Value, Violation, FORMAT_VERSION,
 };
 pub use session::Session;
