@@ -36,6 +36,7 @@ impl RefImpl {
         // Taken, not cloned: this process's copy of the object is never used
         // again, and a program can be long.
         let object: &mut ProcessObject = self.processes.get_mut(&h).expect("started object");
+        let worker = object.pool_worker.take();
         let program = match (object.run_override.take(), ignores_override) {
             (Some(run), false) => run,
             _ => object.target.take().unwrap_or_default(),
@@ -53,7 +54,10 @@ impl RefImpl {
         self.reset_queues_after_fork();
         self.sync_after_fork();
         self.threads.clear();
-        self.run_child(program)
+        match worker {
+            Some(setup) => self.run_worker(setup),
+            None => self.run_child(program),
+        }
     }
 
     /// What `current_process()` is in the child that runs object `h`, whose
@@ -302,7 +306,7 @@ impl RefImpl {
         }
     }
 
-    fn probe(&self, probe: &Probe) -> Result<Value, PyError> {
+    pub(crate) fn probe(&self, probe: &Probe) -> Result<Value, PyError> {
         Ok(match probe {
             Probe::Text(text) => Value::Str(text.clone()),
             Probe::Pid => Value::Int(pid() as i64),

@@ -205,6 +205,24 @@ faults! {
         "a child exits as soon as its target returns, killing its non-daemonic threads (2.7 and 3.6: no threading._shutdown() in _bootstrap)",
     SemaphoreLeftInShm = "semaphore-left-in-shm":
         "a lock's named semaphore is never unlinked from /dev/shm (billiard #293), so each lock leaves a file behind",
+    PoolOneWorker = "pool-one-worker":
+        "Pool(processes=n) starts one worker whatever n is (processes read as a flag)",
+    PoolResultToOldestHandle = "pool-result-to-oldest-handle":
+        "a result is delivered to the oldest waiting handle, not to the one its job belongs to (results matched by arrival order)",
+    PoolApplyReturnsAtOnce = "pool-apply-returns-at-once":
+        "apply() returns as soon as the task is sent, with None, instead of waiting for the result (apply_async without .get())",
+    PoolJoinWithoutClose = "pool-join-without-close":
+        "join() on a running pool returns at once instead of raising (no state check, as before the 3.7 ValueError)",
+    PoolWorkersLeftAfterJoin = "pool-workers-left-after-join":
+        "join() returns once the results are in, leaving the workers running and unreaped (billiard #419's workers that do not exit)",
+    PoolInitializerPerTask = "pool-initializer-per-task":
+        "the initializer runs before every task instead of once as the worker starts",
+    PoolMaxtasksIgnored = "pool-maxtasksperchild-ignored":
+        "maxtasksperchild is accepted and ignored: a worker never exits to be replaced",
+    PoolWorkerDiesLosingTask = "pool-worker-dies-losing-task":
+        "a worker dies silently on taking its second task, which is lost: its result never comes",
+    PoolWorkersKeepProcessNames = "pool-workers-keep-process-names":
+        "workers keep their Process names (ForkProcess-N): the PoolWorker rename is forgotten",
 }
 
 impl Fault {

@@ -18,6 +18,7 @@ mod ipc;
 mod locks;
 mod manager;
 mod os_layer;
+mod pool;
 mod process;
 mod queues;
 mod ring;
@@ -91,6 +92,9 @@ pub struct RefImpl {
     links: manager::Links,
     /// Threads a child program started, and whether each is daemonic.
     threads: Vec<(bool, std::thread::JoinHandle<()>)>,
+    /// Pools this process made, and the results their `apply_async` gave.
+    pools: BTreeMap<Handle, pool::PoolObject>,
+    pool_results: BTreeMap<Handle, pool::ResultHandle>,
 }
 
 impl RefImpl {
@@ -155,6 +159,8 @@ impl RefImpl {
             sync: BTreeMap::new(),
             links: manager::Links::default(),
             threads: Vec::new(),
+            pools: BTreeMap::new(),
+            pool_results: BTreeMap::new(),
         }
     }
 
@@ -288,6 +294,7 @@ impl Implementation for RefImpl {
             OsKill { pid, signal } => self.os_kill(*pid, *signal),
             Ipc(op) => self.ipc(op),
             Sync(op) => self.sync_op(op),
+            Pool(op) => self.pool_op(op),
             other => Err(CallError::Unsupported(format!(
                 "the reference does not know {other:?}"
             ))),

@@ -28,6 +28,8 @@ pub(crate) struct ProcessObject {
     pub context: Option<String>,
     pub popen: Option<Popen>,
     pub closed: bool,
+    /// Set for a pool's worker: it runs the worker loop, not a program.
+    pub pool_worker: Option<crate::pool::WorkerSetup>,
 }
 
 /// A started child as the parent sees it.
@@ -105,6 +107,7 @@ impl RefImpl {
             context: spec.context.clone(),
             popen: None,
             closed: false,
+            pool_worker: None,
         };
         let h = self.handle();
         self.processes.insert(h, object);

@@ -88,6 +88,9 @@ struct HandOver {
     /// The parent's main-module state: empty, but under a fault.
     main_globals: BTreeMap<String, Value>,
     program: Program,
+    /// Set when the child is a pool's worker.
+    #[serde(default)]
+    pool_worker: Option<crate::pool::WorkerSetup>,
     next_handle: u64,
     sentinel: RawFd,
     stdout: Option<RawFd>,
@@ -174,8 +177,12 @@ impl RefImpl {
             (Some(run), false) => run.clone(),
             _ => object.target.clone().unwrap_or_default(),
         };
+        let pool_worker = object.pool_worker.clone();
         let identity = self.child_identity(h, nix::unistd::getpid().as_raw());
         let mut fds: Vec<RawFd> = vec![sentinel.as_raw_fd()];
+        if let Some(setup) = &pool_worker {
+            fds.extend([setup.tasks, setup.results]);
+        }
         let raw = |fd: &OwnedFd, fds: &mut Vec<RawFd>| {
             fds.push(fd.as_raw_fd());
             fd.as_raw_fd()
@@ -248,6 +255,7 @@ impl RefImpl {
             start_method,
             main_globals,
             program,
+            pool_worker,
             next_handle: self.next_handle,
             sentinel: sentinel.as_raw_fd(),
             stdout,
@@ -273,6 +281,7 @@ fn spawn_main(handle: Option<RawFd>) -> ! {
         .and_then(read_handover);
     match result {
         Ok(handover) => {
+            let worker = handover.pool_worker.clone();
             let (mut child, program, captures) = match child_from(handover) {
                 Ok(made) => made,
                 Err(why) => {
@@ -284,7 +293,10 @@ fn spawn_main(handle: Option<RawFd>) -> ! {
                 }
             };
             captures.install();
-            child.run_child(program)
+            match worker {
+                Some(setup) => child.run_worker(setup),
+                None => child.run_child(program),
+            }
         }
         Err(why) => {
             let _ = write_all(
@@ -387,6 +399,7 @@ fn child_from(h: HandOver) -> Result<(RefImpl, Program, Captures), PyError> {
                     context: o.context,
                     popen: None,
                     closed: false,
+                    pool_worker: None,
                 },
             )
         })

@@ -3,8 +3,8 @@
 //! each call mechanically and a transcript records each one as it was made.
 
 use crate::ipc::IpcOp;
-use crate::program::{ProcessSpec, Program};
 use crate::pool::PoolOp;
+use crate::program::{ProcessSpec, Program};
 use crate::sync::SyncOp;
 use crate::value::{Handle, PyError, Value};
 use serde::{Deserialize, Serialize};

@@ -17,6 +17,7 @@ mod locks;
 mod managers;
 mod os_layer;
 mod pipes;
+mod pools;
 mod queues;
 mod sentinel;
 mod simple_joinable;
@@ -45,6 +46,7 @@ pub fn all() -> Vec<&'static Clause> {
     clauses.extend(locks::CLAUSES);
     clauses.extend(managers::CLAUSES);
     clauses.extend(daemons::CLAUSES);
+    clauses.extend(pools::CLAUSES);
     clauses
 }
 
