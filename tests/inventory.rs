@@ -54,3 +54,18 @@ fn the_inventory_lists_the_process_and_os_behaviours() {
     let ids: Vec<&str> = behaviours::all().iter().map(|b| b.id).collect();
     assert!(ids.contains(&"P01") && ids.contains(&"O10") && ids.contains(&"W07"));
 }
+
+#[test]
+fn every_behaviour_of_the_inventory_has_a_clause() {
+    let covered: BTreeSet<&str> = clauses::all()
+        .iter()
+        .flat_map(|c| c.behaviours.iter().copied())
+        .collect();
+    let missing: Vec<&str> = behaviours::all()
+        .iter()
+        .map(|b| b.id)
+        .filter(|id| !covered.contains(id))
+        .collect();
+    assert!(missing.is_empty(), "no clause covers {missing:?}");
+    assert_eq!(behaviours::all().len(), 80, "the inventory has 80 ids");
+}
