@@ -145,10 +145,15 @@ static W01: Clause = Clause {
     notes: "Lib/multiprocessing/pool.py Pool.__init__ calls _repopulate_pool, which \
             starts `processes` workers (ctx.Process(target=worker), daemonic) at once; \
             worker() loops on the shared inqueue, so a task held in one worker leaves \
-            the others free. Under forkserver the workers are the fork server's \
-            children, so the clause checks the process group there, not the parent. \
-            The workers are found through what tasks report and /proc, never through \
-            the pool's private _pool list. Same from 2.7 to 3.14.",
+            the others free. Workers are daemonic everywhere. Under fork and spawn \
+            they are the caller's children; under forkserver the fork server's, so \
+            the clause checks the process group there, not the parent. The workers \
+            are found through what tasks report and /proc, never through the pool's \
+            private _pool list. Measured the same on 2.7, 3.6-3.8, 3.12, 3.13, \
+            RustPython (3.14's pool.py), PyPy 3.9, billiard and multiprocess. The \
+            default `processes` (not used here) is os.cpu_count() up to 3.12 and \
+            os.process_cpu_count() from 3.13; Pool(0) raises ValueError('Number of \
+            processes must be at least 1') everywhere but billiard, which accepts it.",
     needs: &[],
     methods: Methods::Each,
     body: w01,
@@ -306,8 +311,10 @@ static W03: Clause = Clause {
                 caller.",
     notes: "Lib/multiprocessing/pool.py Pool.apply: `return self.apply_async(func, args, \
             kwds).get()`; get() waits on the ApplyResult's threading.Event until the \
-            result handler sets it. 2.7's apply is `assert self._state == RUN` then the \
-            same; 3.8+ checks _check_running first. The caller's sleep itself is not \
+            result handler sets it. On a pool that is not running, apply raises \
+            AssertionError('') on 2.7 and 3.6 (`assert self._state == RUN`) and \
+            ValueError('Pool not running') from 3.7 (_check_running from 3.8); \
+            billiard's returns None. The caller's sleep itself is not \
             observed: the session makes one call at a time, so while apply() runs the \
             clause cannot open a gate to release the task; a task that finishes on its \
             own and leaves reports before its return value shows the order instead.",
@@ -367,15 +374,18 @@ static W04: Clause = Clause {
                 workers: when it returns every task's result is ready and every worker \
                 has ended and been reaped.",
     notes: "Lib/multiprocessing/pool.py (3.13) Pool.join: `if self._state == RUN: raise \
-            ValueError(\"Pool is still running\")`; 2.7 and 3.6 have `assert \
-            self._state in (CLOSE, TERMINATE)`, an AssertionError with no message (the \
-            ValueError came with bpo-... in 3.7's rework of the pool's state). \
-            _check_running (apply_async, map) raises ValueError('Pool not running'); 2.7 \
-            and 3.6 raise the same from apply_async. close() sets CLOSE and wakes the \
-            worker handler, which sends one None per worker once the cache is empty; \
-            join() joins the handler threads, then each worker Process. billiard's \
-            workers have been reported not to exit after close(); join() (billiard \
-            #419).",
+            ValueError(\"Pool is still running\")`, since 3.7; 2.7, 3.6 and billiard \
+            have `assert self._state in (CLOSE, TERMINATE)`, an AssertionError with no \
+            message. apply_async after close() raises ValueError('Pool not running') \
+            from 3.6 (_check_running from 3.8), AssertionError('') on 2.7; billiard's \
+            apply_async returns None (`if self._state != RUN: return`). close() sets \
+            CLOSE and wakes the worker handler, which sends one None per worker once \
+            the cache is empty; join() joins the handler threads, then each worker \
+            Process. Measured on every target: after close(); join() no worker is left \
+            in /proc. billiard #419 ('How to cleanly end processes in a Pool?') is \
+            about what its workers skip on the way out (Worker.__call__ ends in \
+            os._exit, so multiprocessing.util finalizers do not run), not about \
+            workers left running; this clause does not check finalizers.",
     needs: &[],
     methods: Methods::Each,
     body: w04,
@@ -528,10 +538,17 @@ static W06: Clause = Clause {
     notes: "Lib/multiprocessing/pool.py worker(): `while maxtasks is None or (maxtasks \
             and completed < maxtasks)`, then the worker returns and its process ends; \
             _maintain_pool (the worker handler thread) joins workers whose exitcode is \
-            set and _repopulate_pool starts new ones. Before 3.8 the handler polled \
-            every 0.1 s; 3.8+ waits on the workers' sentinels. `maxtasksperchild` must \
-            be a positive int or None (ValueError). PyPy has been reported to hang with \
-            maxtasksperchild=1 (PyPy #3111).",
+            set and _repopulate_pool starts new ones. 2.7-3.7 poll every 0.1 s \
+            (`_maintain_pool(); time.sleep(0.1)`); 3.8+ wait on the workers' sentinels, \
+            so a worker done with its tasks is replaced at once, even with no task left \
+            (its initializer then runs once more before join() ends it: the clause \
+            takes the first two initializer reports only). maxtasksperchild=0 raises \
+            ValueError('maxtasksperchild must be a positive int or None') from 3.12 and \
+            in billiard; up to 3.8 and on PyPy it is accepted and every worker dies on \
+            an assert. PyPy #3111 ('Multiprocessing occasionally hangs', with \
+            maxtasksperchild=1 and imap_unordered over thousands of items under fork) \
+            reproduces on PyPy 7.3.11 with 1000 items; this clause's four tasks do not \
+            hit it.",
     needs: &[],
     methods: Methods::Each,
     body: w06,
@@ -597,9 +614,11 @@ static W07: Clause = Clause {
     notes: "Lib/multiprocessing/pool.py _repopulate_pool_static: `w.name = \
             w.name.replace('Process', 'PoolWorker')` on a ctx.Process, whose name is \
             the class name and next(_process_counter) (process.py BaseProcess.__init__). \
-            The number is the main process's counter, shared with every Process it \
-            makes, so the clause makes no process before its pools. 2.7 has no contexts: \
-            its workers are PoolWorker-N. The seed (001) prints the names a task sees.",
+            The number is the main process's counter, which every Process \
+            construction takes a number from, started or not, so the clause makes no \
+            process object before its pools; replacements go on counting. 2.7 has no \
+            contexts: its workers are PoolWorker-N. Measured the same on 3.6-3.14, PyPy, \
+            billiard and multiprocess. The seed (001) prints the names a task sees.",
     needs: &[],
     methods: Methods::Each,
     body: w07,
