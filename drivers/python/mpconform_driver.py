@@ -1277,6 +1277,209 @@ def do_sync(ctx, op):
 
 
 # ---------------------------------------------------------------------------
+# Pools (wire/src/pool.rs)
+#
+# A worker reaches the driver as a child does: reports over the report pipe,
+# gates by path. What it gets is a payload (env, table of gates), picklable
+# under every start method, and the steps as JSON text; it runs them with
+# run_steps in a Ctx of its own. The task returns the wire Value itself, a
+# plain JSON-able dict (no _Raw: a class of this file would come back to the
+# driver by reference to __mp_main__ from a spawn worker, which the driver
+# cannot unpickle). A failure of the driver's own in a worker comes back as
+# a dict keyed by _WORKER_FAULT, never as an exception of a class of this
+# file, for the same reason.
+
+_WORKER_FAULT = 'mpconform_worker_fault'
+
+
+def _pool_payload(ctx, steps, what):
+    """What a worker needs to run steps: (env, the gates they name). A
+    handle of any other kind (a queue, a lock, a process, an fd) does not
+    reach a pool's worker: unsupported."""
+    wanted = set()
+    _collect(steps, wanted)
+    table = {}
+    for h in sorted(wanted):
+        entry = ctx.table.get(h)
+        if entry is None:
+            raise Broken('no handle %s' % h)
+        if entry[0] != 'gate':
+            kind = type(entry[1]).__name__ if entry[0] == 'obj' else entry[0]
+            raise Unsupported("a pool's %s that names handle %s (a %s): only gates "
+                              "and reports reach a pool's worker" % (what, h, kind))
+        table[h] = entry
+    return (ctx.child_env(False), table)
+
+
+def _worker_ctx(payload):
+    _close_protocol_fds()
+    env, table = payload
+    return Ctx(dict(table), env)
+
+
+def _plain(value):
+    """A Value as plain JSON data (bytes as a list of ints, not _Raw)."""
+    return json.loads(_dumps(value))
+
+
+def _worker_fault(e):
+    kind = 'unsupported' if isinstance(e, Unsupported) else 'broken'
+    message = _message(e)
+    if kind == 'broken' and not isinstance(e, Broken):
+        message = '%s: %s' % (type(e).__name__, message)
+    return {_WORKER_FAULT: kind, 'message': 'in a pool worker: %s' % message}
+
+
+def _pool_initializer(payload, steps_text):
+    """The initializer of every pool the driver makes with one (module-level,
+    so that spawn and forkserver pickle it by reference): the steps, once,
+    as the worker starts. A failure of the driver's own goes to standard
+    error; the worker goes on (a raising initializer would only make the
+    pool start workers again and again)."""
+    try:
+        run_steps(_worker_ctx(payload), json.loads(steps_text))
+    except Exception as e:
+        try:
+            sys.stderr.write('mpconform driver: %s\n' % _worker_fault(e)['message'])
+            sys.stderr.flush()
+        except Exception:
+            pass
+
+
+def _pool_task(payload, task_text, *item):
+    """The function of every task (apply's, apply_async's, and map's under
+    functools.partial, which passes the item): the task's steps, then its
+    return as a wire Value."""
+    try:
+        ctx = _worker_ctx(payload)
+        task = json.loads(task_text)
+        run_steps(ctx, task.get('steps') or [])
+        returns = task['returns']
+        kind = returns['kind']
+        if kind == 'value':
+            return returns['arg']
+        if kind == 'probe':
+            return _plain(probe_value(ctx, returns['arg']))
+        if kind == 'item':
+            return _plain(to_value(item[0] if item else None))
+        raise Broken('unknown task return %r' % (kind,))
+    except Exception as e:
+        return _worker_fault(e)
+
+
+# Under a start method that neither forks nor re-imports the main module
+# (loky's fork+exec), a worker cannot find __main__._pool_task: the pool
+# sends its tasks with the standard pickler, by reference, and loky's worker
+# runs loky's own __main__. There the functions go by this file's name as a
+# module (its directory is the worker's sys.path[0]), which the worker then
+# imports: definitions only, as a spawn child's import is. In the driver
+# that name is its main module itself, so that pickle finds the very
+# function it is given.
+_BY_NAME = os.path.splitext(os.path.basename(__file__))[0]
+
+
+def _named_copy(f):
+    import types
+    g = types.FunctionType(f.__code__, f.__globals__, f.__name__ + '_by_name',
+                           f.__defaults__, f.__closure__)
+    g.__module__ = _BY_NAME
+    if not PY2:
+        g.__qualname__ = g.__name__
+    return g
+
+
+_pool_task_by_name = _named_copy(_pool_task)
+_pool_initializer_by_name = _named_copy(_pool_initializer)
+
+
+def _reimports_main(api):
+    get = getattr(api, 'get_start_method', None)
+    if get is None:
+        return True
+    try:
+        method = get(allow_none=True)
+    except TypeError:
+        method = get()
+    return method is None or _as_text(method) in _CPYTHON_METHODS
+
+
+def _pool_functions(ctx):
+    """The task and initializer functions for a pool of this API."""
+    if _reimports_main(ctx.module):
+        return _pool_task, _pool_initializer
+    main = sys.modules.get(_pool_task.__module__)
+    if sys.modules.setdefault(_BY_NAME, main) is not main:
+        raise Broken('a module %r other than the driver is imported' % _BY_NAME)
+    return _pool_task_by_name, _pool_initializer_by_name
+
+
+def _pool_answer(ctx, got):
+    """What a task returned, as the reply's Value (a worker's fault of the
+    driver's own as unsupported or broken)."""
+    if isinstance(got, dict):
+        fault = got.get(_WORKER_FAULT)
+        if fault == 'unsupported':
+            raise Unsupported(got['message'])
+        if fault is not None:
+            raise Broken(got['message'])
+        if 'type' in got:
+            return got
+    # Not what _pool_task returns: the target handed back something else.
+    return to_value(got, ctx)
+
+
+def _task_args(ctx, task):
+    payload = _pool_payload(ctx, task.get('steps') or [], 'task')
+    return payload, _dumps(task)
+
+
+def do_pool(ctx, op):
+    """One PoolOp; returns its Value."""
+    name = op['op']
+    if name == 'pool_new':
+        # The API's own factory: the module's (its default context, which
+        # use_start_method chose) or the context's under NAME:CONTEXT.
+        factory = _factory(ctx, 'Pool')
+        kw = _keywords(op, ('processes', 'maxtasksperchild'))
+        steps = op.get('initializer')
+        if steps is not None:
+            kw['initializer'] = _pool_functions(ctx)[1]
+            kw['initargs'] = (_pool_payload(ctx, steps, 'initializer'), _dumps(steps))
+        # Closed, terminated or joined as the clause asks; otherwise left to
+        # the module's own finalizer at the driver's exit.
+        return handle_value(ctx.register(factory(**kw)))
+    if name == 'apply':
+        payload, text = _task_args(ctx, op['task'])
+        task = _pool_functions(ctx)[0]
+        return _pool_answer(ctx, ctx.obj(op['pool']).apply(task, (payload, text)))
+    if name == 'apply_async':
+        payload, text = _task_args(ctx, op['task'])
+        task = _pool_functions(ctx)[0]
+        result = ctx.obj(op['pool']).apply_async(task, (payload, text))
+        if result is None:
+            # billiard's apply_async on a pool that is not running.
+            return {'type': 'none'}
+        return handle_value(ctx.register(result))
+    if name == 'result_get':
+        result = ctx.obj(op['result'])
+        if op.get('timeout') is None:
+            return _pool_answer(ctx, result.get())
+        return _pool_answer(ctx, result.get(op['timeout']))
+    if name == 'result_ready':
+        return to_value(ctx.obj(op['result']).ready(), ctx)
+    if name == 'map':
+        import functools
+        payload, text = _task_args(ctx, op['task'])
+        items = [from_value(x) for x in op['items']]
+        fn = functools.partial(_pool_functions(ctx)[0], payload, text)
+        got = ctx.obj(op['pool']).map(fn, items, **_keywords(op, ('chunksize',)))
+        return {'type': 'list', 'value': [_pool_answer(ctx, x) for x in got]}
+    if name in ('close', 'terminate', 'join'):
+        return to_value(getattr(ctx.obj(op['pool']), name)(), ctx)
+    raise Broken('unknown pool op %r' % (name,))
+
+
+# ---------------------------------------------------------------------------
 # The driver process
 
 
@@ -1679,6 +1882,9 @@ class Driver(object):
 
     def call_sync(self, req):
         return do_sync(self.ctx, req)
+
+    def call_pool(self, req):
+        return do_pool(self.ctx, req)
 
 
 def _method_value(m):
