@@ -2,6 +2,7 @@
 //! clause in its own process with a time limit, and reports verdicts.
 
 pub mod bench;
+pub mod bench_pool;
 pub mod bench_sync;
 pub mod bench_transfer;
 pub mod catalogue;

@@ -1,9 +1,11 @@
-//! `mpconform bench`: a process lifecycle, Queue and Pipe transfers, and
-//! Lock and Manager operations, timed for the raw system calls, the
-//! reference implementation and CPython side by side in one run.
+//! `mpconform bench`: a process lifecycle, Queue and Pipe transfers, Lock
+//! and Manager operations, and Pool apply_async and map, timed for the raw
+//! system calls, the reference implementation and CPython side by side in
+//! one run.
 
 use super::{say, verdicts_status, CliError};
 use mpconform_harness::bench;
+use mpconform_harness::bench_pool::{self, PoolMeasure};
 use mpconform_harness::bench_sync::{self, SyncMeasure};
 use mpconform_harness::bench_transfer::{self, Carrier};
 use std::process::ExitCode;
@@ -27,8 +29,15 @@ pub struct Args {
     /// Manager dict iterations (d[k] = i, then d[k]) per measure.
     #[arg(long, default_value_t = 5_000, value_parser = clap::value_parser!(u32).range(1..))]
     manager_ops: u32,
-    /// Runs of each Queue, Pipe, Lock and Manager measure; the median is
-    /// shown.
+    /// Pool(2) apply_async round trips (all submitted, then each get())
+    /// per measure.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
+    apply_ops: u32,
+    /// Items of the Pool(2) map per measure.
+    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u32).range(1..))]
+    map_items: u32,
+    /// Runs of each Queue, Pipe, Lock, Manager and Pool measure; the median
+    /// is shown.
     #[arg(long, default_value_t = 3)]
     repeat: usize,
     /// The CPython to compare with (default: pyenv's 3.13.0).
@@ -76,6 +85,17 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         say(format_args!(
             "{}",
             bench_sync::table(which, ops, args.repeat, &measures)
+        ));
+        all_measured &= measures.iter().all(|m| m.micros.is_ok());
+    }
+    for (which, n) in [
+        (PoolMeasure::Apply, args.apply_ops),
+        (PoolMeasure::Map, args.map_items),
+    ] {
+        let measures = bench_pool::run(which, n, args.repeat, &python);
+        say(format_args!(
+            "{}",
+            bench_pool::table(which, n, args.repeat, &measures)
         ));
         all_measured &= measures.iter().all(|m| m.micros.is_ok());
     }
