@@ -19,6 +19,7 @@ mod locks;
 mod manager;
 mod os_layer;
 mod pool;
+mod pool_codec;
 mod process;
 mod queues;
 mod ring;

@@ -8,6 +8,7 @@
 //! an idle pool are replaced at its owner's next call.
 
 use crate::faults::Fault;
+use crate::pool_codec::{self as codec, Order};
 use crate::shared::SharedSem;
 use crate::sys::os_error;
 use crate::RefImpl;
@@ -32,29 +33,6 @@ pub(crate) struct WorkerSetup {
     pub write_lock: usize,
     pub initializer: Option<Vec<Step>>,
     pub maxtasks: Option<u32>,
-}
-
-/// One message down the task pipe.
-#[derive(Serialize, Deserialize)]
-enum Order {
-    /// Run `task` once (apply), or once per item of a map chunk.
-    Run {
-        job: u64,
-        task: Task,
-        items: Option<Vec<Value>>,
-        /// The gates the task waits at, as paths into the owner's /proc:
-        /// a worker started before a gate was made has no copy of it.
-        gates: Vec<(Handle, String, String)>,
-    },
-    /// The sentinel `None`: the worker exits.
-    Stop,
-}
-
-/// One message up the result pipe.
-#[derive(Serialize, Deserialize)]
-struct Answer {
-    job: u64,
-    outcome: Result<Value, PyError>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,13 +80,6 @@ fn broken(what: &str, e: impl std::fmt::Display) -> CallError {
     CallError::Broken(format!("{what}: {e}"))
 }
 
-fn message<T: Serialize>(value: &T) -> Vec<u8> {
-    let body = serde_json::to_vec(value).expect("pool messages serialize");
-    let mut out = (body.len() as u32).to_be_bytes().to_vec();
-    out.extend_from_slice(&body);
-    out
-}
-
 fn set_nonblocking(fd: &OwnedFd) -> Result<(), PyError> {
     use nix::fcntl::{fcntl, FcntlArg, OFlag};
     let flags = fcntl(fd.as_fd(), FcntlArg::F_GETFL).map_err(os_error)?;
@@ -126,14 +97,14 @@ impl RefImpl {
                 maxtasksperchild,
             } => self.pool_new(*processes, initializer.clone(), *maxtasksperchild),
             PoolOp::Apply { pool, task } => {
-                let job = self.submit(*pool, task.clone(), None)?;
+                let job = self.submit(*pool, task, None)?;
                 if self.fault(Fault::PoolApplyReturnsAtOnce) {
                     return Ok(Value::None);
                 }
                 self.outcome(*pool, job, None)
             }
             PoolOp::ApplyAsync { pool, task } => {
-                let job = self.submit(*pool, task.clone(), None)?;
+                let job = self.submit(*pool, task, None)?;
                 let h = self.handle();
                 self.pool_results
                     .insert(h, ResultHandle { pool: *pool, job });
@@ -279,8 +250,8 @@ impl RefImpl {
     fn submit(
         &mut self,
         pool: Handle,
-        task: Task,
-        items: Option<Vec<Value>>,
+        task: &Task,
+        items: Option<&[Value]>,
     ) -> Result<u64, CallError> {
         let owner = nix::unistd::getpid();
         let gates = task
@@ -301,12 +272,8 @@ impl RefImpl {
         let job = p.next_job;
         p.next_job += 1;
         p.pending.insert(job);
-        p.outgoing.extend_from_slice(&message(&Order::Run {
-            job,
-            task,
-            items,
-            gates,
-        }));
+        p.outgoing
+            .extend_from_slice(&codec::run(job, task, gates, items));
         flush(p)?;
         Ok(job)
     }
@@ -356,11 +323,16 @@ impl RefImpl {
         };
         let jobs = items
             .chunks(size)
-            .map(|chunk| self.submit(pool, task.clone(), Some(chunk.to_vec())))
+            .map(|chunk| self.submit(pool, task, Some(chunk)))
             .collect::<Result<Vec<u64>, CallError>>()?;
         let mut all = Vec::with_capacity(items.len());
         for job in jobs {
-            match self.outcome(pool, job, None)? {
+            self.pump(pool, None, |p| p.answers.contains_key(&job))?;
+            let answer = self.pool_mut(pool)?.answers.remove(&job);
+            match answer
+                .expect("pumped until it came")
+                .map_err(CallError::Raised)?
+            {
                 Value::List(part) => all.extend(part),
                 other => return Err(broken("a map chunk's answer", format!("{other:?}"))),
             }
@@ -381,7 +353,7 @@ impl RefImpl {
                 }
                 let p = self.pool_mut(pool)?;
                 for _ in 0..p.workers.len() {
-                    p.outgoing.extend_from_slice(&message(&Order::Stop));
+                    p.outgoing.extend_from_slice(&codec::stop());
                 }
                 self.pump(pool, None, |p| p.outgoing.is_empty())?;
             }
@@ -530,7 +502,7 @@ impl RefImpl {
                 task,
                 items,
                 gates,
-            }) = serde_json::from_slice::<Order>(&order)
+            }) = codec::order(&order)
             else {
                 break;
             };
@@ -549,7 +521,7 @@ impl RefImpl {
                     .collect::<Result<Vec<Value>, PyError>>()
                     .map(Value::List),
             };
-            let answer = message(&Answer { job, outcome });
+            let answer = codec::answer(job, &outcome);
             write_lock.acquire(true, None);
             let sent = crate::sys::write_all(results, &answer);
             let _ = write_lock.release();
@@ -633,16 +605,16 @@ fn receive(p: &mut PoolObject, to_oldest: bool) -> Result<(), CallError> {
         if p.incoming.len() < at + 4 + len {
             break;
         }
-        let answer: Answer = serde_json::from_slice(&p.incoming[at + 4..at + 4 + len])
-            .map_err(|e| broken("a worker's answer", e))?;
+        let (answered, outcome) = codec::read_answer(&p.incoming[at + 4..at + 4 + len])
+            .map_err(|e| broken("a worker's answer", e.0))?;
         at += 4 + len;
         let job = if to_oldest {
-            p.pending.first().copied().unwrap_or(answer.job)
+            p.pending.first().copied().unwrap_or(answered)
         } else {
-            answer.job
+            answered
         };
         p.pending.remove(&job);
-        p.answers.insert(job, answer.outcome);
+        p.answers.insert(job, outcome);
     }
     p.incoming.drain(..at);
     Ok(())
