@@ -13,7 +13,7 @@
 //! list), so a fast wrong result is reported as a failure.
 
 use crate::bench::{Measure, MeasureError};
-use crate::bench_transfer::handle;
+use crate::bench_transfer::{handle, median};
 use mpconform_ref::{FaultSet, RefImpl};
 use mpconform_spec::{Call, CallError, Handle, Implementation, PoolOp, Task, TaskReturn, Value};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -116,13 +116,6 @@ pub fn run(which: PoolMeasure, n: u32, repeat: usize, python: &Path) -> Vec<Meas
 /// The table, with the ratios to the floor and to CPython.
 pub fn table(which: PoolMeasure, n: u32, repeat: usize, measures: &[Measure]) -> String {
     crate::bench::table_of(&which.title(n, repeat), which.unit(), measures)
-}
-
-/// The median of the runs, or the first failure.
-fn median(runs: Vec<Result<f64, MeasureError>>) -> Result<f64, MeasureError> {
-    let mut times = runs.into_iter().collect::<Result<Vec<f64>, _>>()?;
-    times.sort_by(f64::total_cmp);
-    Ok(times[times.len() / 2])
 }
 
 /// A result that is not the one the work must give: the run does not count.

@@ -15,7 +15,7 @@
 //! gives back what was put), so a fast wrong result is reported as a failure.
 
 use crate::bench::{Measure, MeasureError};
-use crate::bench_transfer::handle;
+use crate::bench_transfer::{handle, median};
 use mpconform_ref::{FaultSet, RefImpl};
 use mpconform_spec::{
     Call, CallError, Handle, Implementation, LockKind, ProcessSpec, Program, ProxyKind, Step,
@@ -138,13 +138,6 @@ pub fn run(which: SyncMeasure, ops: u32, repeat: usize, python: &Path) -> Vec<Me
 /// The table, with the ratios to the floor and to CPython.
 pub fn table(which: SyncMeasure, ops: u32, repeat: usize, measures: &[Measure]) -> String {
     crate::bench::table_of(&which.title(ops, repeat), which.unit(), measures)
-}
-
-/// The median of the runs, or the first failure.
-fn median(runs: Vec<Result<f64, MeasureError>>) -> Result<f64, MeasureError> {
-    let mut times = runs.into_iter().collect::<Result<Vec<f64>, _>>()?;
-    times.sort_by(f64::total_cmp);
-    Ok(times[times.len() / 2])
 }
 
 fn per_op(elapsed: Duration, ops: u64) -> f64 {

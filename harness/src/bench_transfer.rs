@@ -74,7 +74,7 @@ pub fn run(carrier: Carrier, items: usize, repeat: usize, python: &Path) -> Vec<
 }
 
 /// The median of the runs, or the first failure.
-fn median(runs: Vec<Result<f64, MeasureError>>) -> Result<f64, MeasureError> {
+pub(crate) fn median(runs: Vec<Result<f64, MeasureError>>) -> Result<f64, MeasureError> {
     let mut times = runs.into_iter().collect::<Result<Vec<f64>, _>>()?;
     times.sort_by(f64::total_cmp);
     Ok(times[times.len() / 2])
