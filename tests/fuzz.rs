@@ -115,3 +115,21 @@ fn the_command_prints_a_minimal_program_and_keeps_the_seed() {
     assert!(String::from_utf8_lossy(&again.stdout).contains("q.task_done()"));
     let _ = std::fs::remove_file(&seeds);
 }
+
+#[test]
+fn a_run_that_keeps_no_seed_leaves_no_seeds_file() {
+    let dir = std::env::temp_dir().join(format!("mpconform-noseeds-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    common::mpconform()
+        .current_dir(&dir)
+        .args(["fuzz", "--target", "ref", "--cases", "2"])
+        .assert()
+        .success();
+    let left: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(left.is_empty(), "left in the directory it ran in: {left:?}");
+}

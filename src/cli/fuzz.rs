@@ -42,7 +42,9 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     }
     args.against.resolve()?;
     select::methods(&args.methods)?;
-    check_writable(std::path::Path::new(&args.seeds))?;
+    let seeds = std::path::PathBuf::from(&args.seeds);
+    let seeds_existed = seeds.exists();
+    check_writable(&seeds)?;
     let mut argv = vec![
         "__fuzz".to_string(),
         "--cases".into(),
@@ -54,8 +56,13 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         argv.extend(["--method".to_string(), method]);
     }
     argv.extend(args.against.as_args());
-    let status = fuzz_process::run_isolated(&argv).map_err(CliError::FuzzProcess)?;
-    Ok(ExitCode::from(status))
+    let status = fuzz_process::run_isolated(&argv).map_err(CliError::FuzzProcess);
+    // The writability check made the file; a run that kept no seed must not
+    // leave it behind, empty, in the directory it ran in.
+    if !seeds_existed && std::fs::metadata(&seeds).is_ok_and(|m| m.len() == 0) {
+        let _ = std::fs::remove_file(&seeds);
+    }
+    Ok(ExitCode::from(status?))
 }
 
 /// The fuzzing itself, with a watchdog that turns a hung case into a finding.
