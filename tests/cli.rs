@@ -85,6 +85,20 @@ fn bad_input_gives_one_line_and_status_2(#[case] args: &[&str], #[case] line: &s
 }
 
 #[test]
+fn bad_input_to_the_matrix_leaves_no_page() {
+    let page = std::env::temp_dir().join(format!("mpconform-page-{}.html", std::process::id()));
+    let output = mpconform()
+        .args(["matrix", "--target", "nowhere", "--html"])
+        .arg(&page)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let left = page.exists();
+    let _ = std::fs::remove_file(&page);
+    assert!(!left, "an empty {} was left", page.display());
+}
+
+#[test]
 fn filters_select_by_clause_and_by_behaviour() {
     let (status, report) = run_json(&["--clause", "P01-start-once", "--behaviour", "O06"]);
     assert_eq!(status, 0);

@@ -50,12 +50,13 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let (chosen, methods) = args.selection.choose()?;
-    if let Some(path) = &args.html {
-        check_writable(path)?;
-    }
     let limit = limit(args.timeout)?;
     let jobs = jobs(args.jobs, 2)?;
     let columns = columns(&args.targets, &args.sets, args.targets_file.as_deref())?;
+    // Last of the checks, as it makes the file: bad input leaves none.
+    if let Some(path) = &args.html {
+        check_writable(path)?;
+    }
     let progress = |line: &str| eprintln!("{line}");
     let m = matrix::run(&columns, &chosen, jobs, limit, &methods, &progress);
     match args.format {
