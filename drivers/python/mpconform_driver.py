@@ -34,10 +34,12 @@ definitions.
 from __future__ import print_function
 
 import errno
+import gc
 import json
 import os
 import select
 import sys
+import weakref
 
 PY2 = sys.version_info[0] == 2
 if PY2:
@@ -650,6 +652,8 @@ class Ctx(object):
         self.next_handle = (max(table) + 1) if table else 1
         # Capture file path -> the descriptor that keeps it (and its path).
         self.captures = {}
+        # id(process object) -> a weak reference to its _ArgumentWitness.
+        self.witnesses = {}
 
     # handles
 
@@ -751,7 +755,10 @@ class Ctx(object):
         if daemon is not None and not PY2:
             kwargs['daemon'] = daemon
         target = spec.get('target') or {'steps': []}
-        p = cls(target=_child_main, args=(_dumps(target), table, env), **kwargs)
+        witness = _ArgumentWitness()
+        p = cls(target=_child_main, args=(_dumps(target), table, env, witness), **kwargs)
+        self.witnesses[id(p)] = weakref.ref(witness)
+        del witness
         if daemon is not None and PY2:
             # 2.7's Process() takes no daemon= argument.
             p.daemon = daemon
@@ -955,7 +962,14 @@ def run_program(ctx, program):
     raise Broken('unknown ending %r' % (kind,))
 
 
-def _child_main(program_text, table, env):
+class _ArgumentWitness(object):
+    """An argument of every process the driver makes, which nothing else
+    holds: whether the process object still holds its arguments is whether
+    this object is still alive, seen through a weak reference (never by the
+    names the object keeps its arguments under)."""
+
+
+def _child_main(program_text, table, env, unused_witness=None):
     """The target of every process the driver makes (a module-level function,
     so that spawn and forkserver pickle it by reference)."""
     st = _state()
@@ -1774,8 +1788,11 @@ class Driver(object):
 
     def call_process_holds_target(self, req):
         p = self._process(req)
-        holds = getattr(p, '_target', None) is not None or bool(getattr(p, '_args', None))
-        return to_value(holds)
+        witness = self.ctx.witnesses.get(id(p))
+        if witness is None:
+            raise Broken('process %s was not made by the driver' % req['process'])
+        gc.collect()
+        return to_value(witness() is not None)
 
     def _captured(self, req, paths, stream):
         h = req['process']
