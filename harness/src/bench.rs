@@ -150,6 +150,13 @@ pub fn table(measures: &[Measure], iterations: u32) -> String {
     )
 }
 
+/// The median of the runs, or the first failure.
+pub(crate) fn median(runs: Vec<Result<f64, MeasureError>>) -> Result<f64, MeasureError> {
+    let mut times = runs.into_iter().collect::<Result<Vec<f64>, _>>()?;
+    times.sort_by(f64::total_cmp);
+    Ok(times[times.len() / 2])
+}
+
 /// A table of three measures (raw, reference, CPython, in that order): time
 /// per unit and the ratios to raw and to CPython.
 pub fn table_of(title: &str, unit: &str, measures: &[Measure]) -> String {

@@ -12,8 +12,8 @@
 //! Every run checks its answer (each result is 1, the map gives back the
 //! list), so a fast wrong result is reported as a failure.
 
-use crate::bench::{Measure, MeasureError};
-use crate::bench_transfer::{handle, median};
+use crate::bench::{median, Measure, MeasureError};
+use crate::bench_transfer::handle;
 use mpconform_ref::{FaultSet, RefImpl};
 use mpconform_spec::{Call, CallError, Handle, Implementation, PoolOp, Task, TaskReturn, Value};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};

@@ -14,8 +14,8 @@
 //! Every run checks its answer (the lock is free, the count is 2N, the dict
 //! gives back what was put), so a fast wrong result is reported as a failure.
 
-use crate::bench::{Measure, MeasureError};
-use crate::bench_transfer::{handle, median};
+use crate::bench::{median, Measure, MeasureError};
+use crate::bench_transfer::handle;
 use mpconform_ref::{FaultSet, RefImpl};
 use mpconform_spec::{
     Call, CallError, Handle, Implementation, LockKind, ProcessSpec, Program, ProxyKind, Step,

@@ -6,7 +6,7 @@
 //! multiprocessing.Queue or Pipe. Each time runs from before the child is
 //! started to the parent's last item.
 
-use crate::bench::{Measure, MeasureError};
+use crate::bench::{median, Measure, MeasureError};
 use mpconform_ref::{FaultSet, RefImpl};
 use mpconform_spec::{
     Call, Handle, Implementation, IpcOp, Item, ProcessSpec, Program, QueueKind, Step, Value,
@@ -71,13 +71,6 @@ pub fn run(carrier: Carrier, items: usize, repeat: usize, python: &Path) -> Vec<
             micros: median(cpython_runs),
         },
     ]
-}
-
-/// The median of the runs, or the first failure.
-pub(crate) fn median(runs: Vec<Result<f64, MeasureError>>) -> Result<f64, MeasureError> {
-    let mut times = runs.into_iter().collect::<Result<Vec<f64>, _>>()?;
-    times.sort_by(f64::total_cmp);
-    Ok(times[times.len() / 2])
 }
 
 /// The frame the reference writes for `item(i)` (a mark and the i64), so
